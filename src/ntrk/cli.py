@@ -1,0 +1,131 @@
+"""The `nt` command line: parse, call one function, render. The only module that imports click.
+
+Library modules are imported inside each command so that `nt --help` and `nt --version` stay
+fast (pygit2 alone costs ~80 ms to import).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ntrk import __version__
+from ntrk.console import say
+from ntrk.errors import NtrkError
+
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 3
+
+
+class _PassThrough(click.Command):
+    """A command whose arguments all belong to the wrapped program, `-h`, `-o` and `--` too.
+
+    Only a leading `-h`/`--help` asks for ntrk's own help, and a leading `--` is dropped, as
+    in `nt track -- ./run.sh`.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args[:1] in (["-h"], ["--help"]):
+            click.echo(ctx.get_help())
+            ctx.exit()
+        if args[:1] == ["--"]:
+            args = args[1:]
+        if not args:
+            raise click.UsageError("missing the command to run", ctx)
+        ctx.params["argv"] = tuple(args)
+        return []
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return ["COMMAND [ARGS]..."]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="ntrk", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Record how files are made; ask later, on any clone.
+
+    \b
+    nt track python clean.py -i raw.csv -o clean.csv
+    nt trace clean.csv
+    """
+
+
+@cli.command(cls=_PassThrough, add_help_option=False)
+@click.pass_context
+def track(ctx: click.Context, argv: Sequence[str]) -> None:
+    """Run COMMAND and record how its outputs were made.
+
+    Inputs follow -i/--in/--input and outputs -o/--out/--output (more flag names can be set
+    in ntrk.toml). The work tree must be clean, so that every run maps to a commit; files that
+    earlier recorded runs wrote do not count as changes. Every argument is passed to COMMAND
+    untouched.
+
+    \b
+    nt track python clean.py -i raw.csv -o clean.csv
+    nt track Rscript fit.R --input clean.csv --output model.rds
+    """
+    from ntrk.track import track as run_tracked
+
+    ctx.exit(run_tracked(argv).exit_code)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+def trace(file: Path) -> None:
+    """Show how FILE was made, raw inputs first, FILE last.
+
+    One line per step: inputs -> script @ commit -> output. A file that changed since it was
+    recorded is marked [modified], one that is gone [missing].
+
+    \b
+    nt trace results/model.rds
+    """
+    from ntrk.render import text_lines
+    from ntrk.trace import trace as trace_file
+
+    for line in text_lines(trace_file(file)):
+        click.echo(line)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and turn every outcome into an exit code; never a traceback."""
+    try:
+        result: Any = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except NtrkError as error:
+        say(str(error))
+        return error.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        say("interrupted — nothing was recorded")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`nt trace x | head`); silence the flush at exit as well.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as error:  # a bug in ntrk, not something the user did
+        return _report_internal_error(error)
+    return result if isinstance(result, int) else 0
+
+
+def _report_internal_error(error: Exception) -> int:
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="ntrk-crash-", suffix=".log", delete=False, encoding="utf-8"
+    ) as log:
+        log.write(f"ntrk {__version__}\nargv: {sys.argv!r}\n\n")
+        log.write("".join(traceback.format_exception(error)))
+    say(
+        f"internal error: {type(error).__name__}: {error} — this is a bug in ntrk; "
+        f"please report it with {log.name}"
+    )
+    return EXIT_INTERNAL

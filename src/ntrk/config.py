@@ -1,0 +1,83 @@
+"""`ntrk.toml`: extra input/output flag names, added to the built-in ones.
+
+    [flags]
+    inputs  = ["--source"]
+    outputs = ["--dest"]
+
+Configured flags are added to the built-ins, never replace them, so the conventional flags keep
+working in every repository. A malformed file is an error (naming file, line and column) rather
+than silently ignored, since ignoring it would record runs with the wrong inputs.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ntrk.console import warn
+from ntrk.errors import NtrkError
+
+CONFIG_NAME = "ntrk.toml"
+DEFAULT_INPUT_FLAGS = frozenset({"-i", "--in", "--input"})
+DEFAULT_OUTPUT_FLAGS = frozenset({"-o", "--out", "--output"})
+_KNOWN = {"flags": {"inputs", "outputs"}}
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a repository's `ntrk.toml` says, merged with the built-in defaults."""
+
+    input_flags: frozenset[str] = DEFAULT_INPUT_FLAGS
+    output_flags: frozenset[str] = DEFAULT_OUTPUT_FLAGS
+
+
+def load(root: Path) -> Config:
+    """Read `ntrk.toml` at the repository root, if there is one."""
+    path = root / CONFIG_NAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise NtrkError(
+            f"cannot read {CONFIG_NAME}: {exc.strerror}", "check the file's permissions"
+        ) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NtrkError(f"{CONFIG_NAME} is not UTF-8 text", "save it as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already ends in "(at line L, column C)".
+        raise NtrkError(f"{CONFIG_NAME}: {exc}", f"fix the TOML syntax in {path}") from exc
+    _warn_unknown_keys(data)
+    flags = data.get("flags", {})
+    if not isinstance(flags, dict):
+        raise NtrkError(f"{CONFIG_NAME}: [flags] is not a table", "write it as [flags]")
+    return Config(
+        input_flags=DEFAULT_INPUT_FLAGS | _flag_list(flags, "inputs"),
+        output_flags=DEFAULT_OUTPUT_FLAGS | _flag_list(flags, "outputs"),
+    )
+
+
+def _flag_list(flags: dict[str, Any], key: str) -> frozenset[str]:
+    value = flags.get(key, [])
+    if not isinstance(value, list) or not all(
+        isinstance(flag, str) and flag.startswith("-") for flag in value
+    ):
+        raise NtrkError(
+            f"{CONFIG_NAME}: flags.{key} must be a list of flag names",
+            f'write it as {key} = ["--{key[:-1]}"]',
+        )
+    return frozenset(value)
+
+
+def _warn_unknown_keys(data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if key not in _KNOWN:
+            warn(f"{CONFIG_NAME}: unknown table or key '{key}' ignored")
+        elif isinstance(value, dict):
+            for sub in value:
+                if sub not in _KNOWN[key]:
+                    warn(f"{CONFIG_NAME}: unknown key '{key}.{sub}' ignored")

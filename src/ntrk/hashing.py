@@ -1,0 +1,114 @@
+"""Content identity: md5 of a file, and of a directory's tree.
+
+md5 stays the recorded identity for compatibility with 0.1.0 records; it is a fingerprint of
+content, not tamper evidence. A directory's md5 is the md5 of its manifest, one line per
+regular file in `md5sum` format (`<md5>  <relative/path>\\n`), sorted by path bytes; ntrk's own
+sidecars and symbolic links are left out. That is DVC's `.dir` idea in a form a shell can check:
+
+    (cd results && find . -type f ! -name '.*.ntrk' | sed 's|^\\./||' | LC_ALL=C sort \\
+        | xargs -d '\\n' md5sum) | md5sum
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+_PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+
+class NotHashable(OSError):
+    """A path that is neither a regular file nor a directory (a FIFO, a device, a socket)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What hashing a path found: md5, size in bytes, and for a directory its file count."""
+
+    md5: str
+    size: int
+    files: int | None = None
+
+
+def md5_file(path: Path | str) -> Digest:
+    """Hash one regular file, streamed."""
+    # O_NONBLOCK so that a FIFO swapped in after the stat check cannot hang the open.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NotHashable(f"not a regular file: {path}")
+        digest = hashlib.file_digest(stream, _new_md5)
+    return Digest(md5=digest.hexdigest(), size=info.st_size)
+
+
+def md5_tree(directory: Path) -> Digest:
+    """Hash a directory as the md5 of its sorted file manifest (see the module docstring)."""
+    files = sorted(_tree_files(directory))
+    digests = hash_many([directory / os.fsdecode(rel) for rel in files])
+    manifest = hashlib.md5(usedforsecurity=False)
+    total = 0
+    for rel, digest in zip(files, digests, strict=True):
+        if isinstance(digest, BaseException):
+            raise digest
+        manifest.update(digest.md5.encode("ascii") + b"  " + rel + b"\n")
+        total += digest.size
+    return Digest(md5=manifest.hexdigest(), size=total, files=len(files))
+
+
+def hash_path(path: Path) -> Digest:
+    """Hash a regular file or a directory; anything else raises NotHashable."""
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        return md5_tree(path)
+    if stat.S_ISREG(info.st_mode):
+        return md5_file(path)
+    raise NotHashable(f"not a regular file or directory: {path}")
+
+
+def hash_many(paths: Sequence[Path]) -> list[Digest | OSError]:
+    """Hash files or directories, in parallel threads when there is enough data to pay for them."""
+    if len(paths) < 2 or _total_size(paths) < _PARALLEL_MIN_BYTES:
+        return [_hash_or_error(path) for path in paths]
+    # hashlib releases the GIL while digesting, so threads use every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(_hash_or_error, paths))
+
+
+def _hash_or_error(path: Path) -> Digest | OSError:
+    try:
+        return hash_path(path)
+    except OSError as exc:
+        return exc
+
+
+def _total_size(paths: Sequence[Path]) -> int:
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += os.stat(path).st_size
+    return total
+
+
+def _tree_files(directory: Path) -> list[bytes]:
+    found: list[bytes] = []
+    base = os.fsencode(directory)
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [name for name in dirnames if not os.path.islink(os.path.join(dirpath, name))]
+        for name in filenames:
+            if name.startswith(b".") and name.endswith(b".ntrk"):
+                continue
+            full = os.path.join(dirpath, name)
+            if stat.S_ISREG(os.lstat(full).st_mode):
+                found.append(os.path.relpath(full, base).replace(os.sep.encode(), b"/"))
+    return found
+
+
+def _new_md5() -> hashlib._Hash:
+    return hashlib.md5(usedforsecurity=False)

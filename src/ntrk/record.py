@@ -1,0 +1,255 @@
+"""The run record (schema v1): one value type, validated wherever a record is read.
+
+Records arrive from the log, from sidecars and (later) from git notes, and some of those come
+from other people's clones. `parse` checks a record once, at that edge; the rest of ntrk trusts
+the typed fields. A record keeps its canonical JSON text so that writing it anywhere reproduces
+the exact record, including fields that a newer ntrk added and this one does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
+
+from ntrk.errors import InvalidRecord
+
+SCHEMA_VERSION = 1
+MAX_RECORD_CHARS = 4 * 1024 * 1024
+
+_MD5 = re.compile(r"[0-9a-f]{32}\Z")
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?\Z")
+_RECORD_ID = re.compile(r"[0-9A-Za-z_.-]{1,128}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file (or directory) as a run saw it: repo-relative posix path, md5 and size."""
+
+    path: str
+    md5: str
+    size: int
+    files: int | None = None  # a directory: how many files its tree hash covers
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"path": self.path, "md5": self.md5, "size": self.size}
+        if self.files is not None:
+            entry["files"] = self.files
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """The script a run executed; blob and md5 are None when it lay outside the repository."""
+
+    path: str
+    blob: str | None
+    md5: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One recorded run."""
+
+    id: str
+    ts: str
+    commit: str
+    branch: str | None
+    cwd: str
+    script: Script | None
+    command: tuple[str, ...]
+    inputs: tuple[FileRef, ...]
+    outputs: tuple[FileRef, ...]
+    start: str | None
+    line: str  # canonical JSON: sorted keys, UTF-8, one line
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain JSON data, unknown fields included."""
+        result: dict[str, Any] = json.loads(self.line)
+        return result
+
+    def output_md5(self, path: str | None) -> str | None:
+        """The recorded md5 of output `path` (the sole output when `path` is None), as 0.1.0."""
+        for output in self.outputs:
+            if output.path == path:
+                return output.md5
+        if path is None and len(self.outputs) == 1:
+            return self.outputs[0].md5
+        return None
+
+    @property
+    def order_time(self) -> str:
+        """When the run happened, as finely as the record knows (for ordering across clones)."""
+        return self.start or self.ts
+
+
+def now_iso() -> str:
+    """The current UTC time in schema v1's `ts` format."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_precise() -> str:
+    """The current UTC time with microseconds (the optional `start` field)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def create(
+    *,
+    commit: str,
+    branch: str | None,
+    cwd: str,
+    script: Script | None,
+    command: Sequence[str],
+    inputs: Sequence[FileRef],
+    outputs: Sequence[FileRef],
+    start: str,
+    duration: float,
+) -> Record:
+    """Build a new record for a run that just finished successfully."""
+    data: dict[str, Any] = {
+        "v": SCHEMA_VERSION,
+        "id": uuid.uuid4().hex,
+        "ts": now_iso(),
+        "git": {"commit": commit, "branch": branch},
+        "cwd": cwd,
+        "script": None
+        if script is None
+        else {"path": script.path, "blob": script.blob, "md5": script.md5},
+        "command": list(command),
+        "inputs": [entry.to_dict() for entry in inputs],
+        "outputs": [entry.to_dict() for entry in outputs],
+        "start": start,
+        "duration": round(duration, 6),
+        "exit": 0,
+    }
+    return parse(data)
+
+
+def parse_json(text: str | bytes) -> Record:
+    """Parse one record from JSON text; raise InvalidRecord on anything untrustworthy."""
+    if len(text) > MAX_RECORD_CHARS:
+        raise InvalidRecord(f"longer than {MAX_RECORD_CHARS} characters")
+    try:
+        data = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InvalidRecord("not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"not JSON ({exc.msg} at column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise InvalidRecord("JSON nested too deeply") from exc
+    return parse(data)
+
+
+def parse(data: object) -> Record:
+    """Validate decoded JSON data as a schema v1 record."""
+    if not isinstance(data, Mapping):
+        raise InvalidRecord("not a JSON object")
+    version = data.get("v")
+    if version != SCHEMA_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version > 1:
+            raise InvalidRecord(f"schema v{version} is newer than this ntrk reads (upgrade ntrk)")
+        raise InvalidRecord("missing or unknown schema version 'v'")
+    record_id = _string(data, "id")
+    if not _RECORD_ID.match(record_id):
+        raise InvalidRecord("'id' has characters a record id cannot have")
+    git = data.get("git")
+    if not isinstance(git, Mapping):
+        raise InvalidRecord("'git' is not an object")
+    commit = _string(git, "commit")
+    if not _OBJECT_ID.match(commit):
+        raise InvalidRecord("'git.commit' is not a full commit id")
+    branch = git.get("branch")
+    if branch is not None and not isinstance(branch, str):
+        raise InvalidRecord("'git.branch' is not a string")
+    cwd = _string(data, "cwd")
+    if cwd != "." and not is_safe_relpath(cwd):
+        raise InvalidRecord("'cwd' is not a path inside the repository")
+    command = data.get("command")
+    if (
+        not isinstance(command, list)
+        or not command
+        or not all(isinstance(token, str) for token in command)
+    ):
+        raise InvalidRecord("'command' is not a non-empty list of strings")
+    start = data.get("start")
+    if start is not None and not isinstance(start, str):
+        raise InvalidRecord("'start' is not a string")
+    try:
+        line = json.dumps(data, sort_keys=True, ensure_ascii=False)
+        line.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidRecord("holds values that are not plain JSON text") from exc
+    if "\n" in line or len(line) > MAX_RECORD_CHARS:
+        raise InvalidRecord("too large to keep on one line")
+    return Record(
+        id=record_id,
+        ts=_string(data, "ts"),
+        commit=commit,
+        branch=branch,
+        cwd=cwd,
+        script=_script(data.get("script")),
+        command=tuple(command),
+        inputs=_file_refs(data, "inputs"),
+        outputs=_file_refs(data, "outputs"),
+        start=start,
+        line=line,
+    )
+
+
+def is_safe_relpath(path: str) -> bool:
+    """True for a relative posix path that stays inside the directory it is relative to."""
+    if not path or path.startswith("/") or "\0" in path:
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
+
+
+def _string(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidRecord(f"'{key}' is missing or not a string")
+    return value
+
+
+def _script(data: object) -> Script | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise InvalidRecord("'script' is not an object")
+    path, blob, md5 = data.get("path"), data.get("blob"), data.get("md5")
+    if not isinstance(path, str) or not path:
+        raise InvalidRecord("'script.path' is missing or not a string")
+    if blob is not None and not (isinstance(blob, str) and _OBJECT_ID.match(blob)):
+        raise InvalidRecord("'script.blob' is not an object id")
+    if md5 is not None and not (isinstance(md5, str) and _MD5.match(md5)):
+        raise InvalidRecord("'script.md5' is not an md5")
+    return Script(path=path, blob=blob, md5=md5)
+
+
+def _file_refs(data: Mapping[str, Any], key: str) -> tuple[FileRef, ...]:
+    entries = data.get(key)
+    if not isinstance(entries, list):
+        raise InvalidRecord(f"'{key}' is not a list")
+    refs = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise InvalidRecord(f"an entry of '{key}' is not an object")
+        path, md5, size = entry.get("path"), entry.get("md5"), entry.get("size")
+        files = entry.get("files")
+        if not isinstance(path, str) or not is_safe_relpath(path):
+            raise InvalidRecord(f"'{key}' names a path outside the repository: {path!r:.80}")
+        if not isinstance(md5, str) or not _MD5.match(md5):
+            raise InvalidRecord(f"'{key}' entry {path!r:.80} has no valid md5")
+        if not _is_count(size):
+            raise InvalidRecord(f"'{key}' entry {path!r:.80} has no valid size")
+        if files is not None and not _is_count(files):
+            raise InvalidRecord(f"'{key}' entry {path!r:.80} has an invalid file count")
+        refs.append(FileRef(path=path, md5=md5, size=size, files=files))
+    return tuple(refs)
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -1,0 +1,115 @@
+"""The run log, `.ntrk/runs.jsonl`: one record per line, append-only, committed with the code.
+
+Appends are one `write` under an exclusive `flock`, then fsynced, so concurrent runs never
+interleave and a crash leaves at most one torn last line. A torn line is skipped when read and
+closed with a newline before the next append, so two records are never glued together.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ntrk import record as record_mod
+from ntrk.console import warn
+from ntrk.errors import InvalidRecord, NtrkError
+from ntrk.record import Record
+
+STORE_DIR = ".ntrk"
+LOG_NAME = "runs.jsonl"
+LOG_RELPATH = f"{STORE_DIR}/{LOG_NAME}"
+GITATTRIBUTES = f"{LOG_NAME} merge=union\n"
+_MAX_WARNINGS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A record read from the log, with where its line starts."""
+
+    offset: int
+    lineno: int
+    record: Record
+
+
+def log_path(root: Path) -> Path:
+    """Where the run log of the repository at `root` lives."""
+    return root / STORE_DIR / LOG_NAME
+
+
+def ensure_store(root: Path) -> Path:
+    """Create `.ntrk/` with a union-merge `.gitattributes` for the log; return the log path."""
+    store = root / STORE_DIR
+    store.mkdir(exist_ok=True)
+    attributes = store / ".gitattributes"
+    if not attributes.exists():
+        _write_new(attributes, GITATTRIBUTES)
+    return store / LOG_NAME
+
+
+def append(root: Path, records: Sequence[Record]) -> None:
+    """Append records to the log: one write, serialized with other ntrk processes, fsynced."""
+    path = ensure_store(root)
+    payload = "".join(rec.line + "\n" for rec in records).encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            payload = b"\n" + payload  # close the line a crashed writer left torn
+        try:
+            written = os.write(fd, payload)
+            if written != len(payload):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)  # leave no half-written record behind
+            raise NtrkError(
+                f"cannot write {LOG_RELPATH}: {exc.strerror}",
+                "free disk space or fix permissions and run again; nothing was recorded",
+            ) from exc
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def read(root: Path, start: int = 0, first_lineno: int = 1) -> Iterator[LogEntry]:
+    """Yield the valid records of the log from byte `start`, warning once per invalid line."""
+    path = log_path(root)
+    try:
+        stream = path.open("rb")
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise NtrkError(
+            f"cannot read {LOG_RELPATH}: {exc.strerror}", "check its permissions"
+        ) from exc
+    invalid = 0
+    with stream:
+        stream.seek(start)
+        offset, lineno = start, first_lineno
+        for raw in stream:
+            line_start, offset = offset, offset + len(raw)
+            text = raw.strip()
+            if text:
+                try:
+                    yield LogEntry(line_start, lineno, record_mod.parse_json(text))
+                except InvalidRecord as exc:
+                    invalid += 1
+                    if invalid <= _MAX_WARNINGS:
+                        torn = not raw.endswith(b"\n")
+                        reason = (
+                            "an interrupted write, repaired on the next append" if torn else exc
+                        )
+                        warn(f"{LOG_RELPATH}:{lineno}: skipped, not a valid record ({reason})")
+            lineno += 1
+    if invalid > _MAX_WARNINGS:
+        warn(f"{LOG_RELPATH}: {invalid - _MAX_WARNINGS} more invalid lines skipped")
+
+
+def _write_new(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)

@@ -1,0 +1,176 @@
+"""`nt track`: run a command at a clean commit and record how its outputs were made.
+
+argv → classified command → run → record → sinks (the log, then sidecars).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ntrk import config, record, runlog, runner, sidecar, sources
+from ntrk import repo as repo_mod
+from ntrk.command import ClassifiedCommand, classify
+from ntrk.console import say, warn
+from ntrk.errors import NtrkError
+from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
+from ntrk.record import FileRef, Record, Script
+from ntrk.repo import Repo
+from ntrk.worktree import WorkTree
+
+_LISTED_PATHS = 8
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """What `nt track` did: the exit code to return, and the record if one was made."""
+
+    exit_code: int
+    record: Record | None
+
+
+def track(argv: Sequence[str]) -> TrackResult:
+    """Run `argv` in the current directory and record its lineage."""
+    repo = repo_mod.discover(Path.cwd())
+    head = repo.head()
+    command = classify(argv, config.load(repo.root))
+    _refuse_if_dirty(repo)
+    inputs = _hash_files(repo, command.inputs, "input")
+    start = record.now_precise()
+    result = runner.run(command.argv)
+    if not result.succeeded:
+        _say_not_recorded(command, result)
+        return TrackResult(result.exit_code, None)
+    outputs = _hash_files(repo, command.outputs, "output")
+    if not outputs:
+        say("no tracked outputs produced; nothing recorded.")
+        return TrackResult(0, None)
+    rec = record.create(
+        commit=head.commit,
+        branch=head.branch,
+        cwd=repo.relpath(Path(".")) or ".",
+        script=_script(repo, command),
+        command=command.argv,
+        inputs=inputs,
+        outputs=outputs,
+        start=start,
+        duration=result.duration,
+    )
+    runlog.append(repo.root, [rec])
+    _write_sidecars(repo, rec)
+    say(
+        f"recorded {rec.id[:8]} ({len(outputs)} output(s)); "
+        f"commit {runlog.LOG_RELPATH} to keep it (git add {runlog.STORE_DIR} && git commit)."
+    )
+    return TrackResult(0, rec)
+
+
+def _refuse_if_dirty(repo: Repo) -> None:
+    dirty = repo.dirty_paths()
+    if dirty:
+        dirty = _unexplained_changes(repo, dirty)
+    if not dirty:
+        return
+    listed = ", ".join(dirty[:_LISTED_PATHS])
+    if len(dirty) > _LISTED_PATHS:
+        listed += f" and {len(dirty) - _LISTED_PATHS} more (git status lists them)"
+    raise NtrkError(
+        f"refusing to run: uncommitted changes in {listed}",
+        "commit them (git add, git commit) or add them to .gitignore; "
+        "every run must map to a commit",
+    )
+
+
+def _unexplained_changes(repo: Repo, dirty: list[str]) -> list[str]:
+    """The dirty paths that are not simply outputs of recorded runs, as they were recorded.
+
+    An intermediate file of a pipeline is untracked (or modified) only because a recorded run
+    wrote it; when it still has the bytes recorded last for its path, it is no code change.
+    """
+    history = sources.load_history(repo)
+    worktree = WorkTree(repo.root)
+    explained: set[str] = set()
+    for path in dirty:
+        for candidate in _self_and_parents(path):
+            latest = history.newest_at_path(candidate)
+            if latest is None:
+                continue
+            current = worktree.digest(candidate)
+            if current is not None and current.md5 == latest.md5:
+                explained.add(path)
+            break
+    return [path for path in dirty if path not in explained]
+
+
+def _self_and_parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
+
+
+def _hash_files(repo: Repo, tokens: Sequence[str], role: str) -> list[FileRef]:
+    """Hash the named files inside the work tree; warn about and skip the others."""
+    named: list[tuple[str, str]] = []
+    for token in tokens:
+        relpath = repo.relpath(Path(token))
+        if relpath is None:
+            warn(f"{role} outside the repository, not tracked: {token}")
+        elif not Path(token).exists():
+            warn(f"{role} not found, not tracked: {token}")
+        else:
+            named.append((token, relpath))
+    digests = hash_many([Path(token) for token, _ in named])
+    refs = []
+    for (token, relpath), digest in zip(named, digests, strict=True):
+        if isinstance(digest, NotHashable):
+            warn(f"{role} is not a regular file or directory, not tracked: {token}")
+        elif isinstance(digest, OSError):
+            raise NtrkError(
+                f"cannot read {role} {token}: {digest.strerror}",
+                "fix its permissions and run again; nothing was run"
+                if role == "input"
+                else "fix its permissions; the run was not recorded",
+            )
+        else:
+            refs.append(_file_ref(relpath, digest))
+    return refs
+
+
+def _file_ref(relpath: str, digest: Digest) -> FileRef:
+    return FileRef(path=relpath, md5=digest.md5, size=digest.size, files=digest.files)
+
+
+def _script(repo: Repo, command: ClassifiedCommand) -> Script | None:
+    if command.script is None:
+        return None
+    path = Path(command.script)
+    relpath = repo.relpath(path)
+    if relpath is None or not path.is_file():
+        return Script(path=command.script, blob=None, md5=None)
+    try:
+        md5 = md5_file(path).md5
+    except OSError:
+        md5 = None
+    return Script(path=relpath, blob=repo.blob_at_head(relpath), md5=md5)
+
+
+def _write_sidecars(repo: Repo, rec: Record) -> None:
+    for output in rec.outputs:
+        try:
+            sidecar.write(repo.root / output.path, output.path, rec)
+        except OSError as exc:
+            warn(f"cannot write the sidecar of {output.path} ({exc.strerror}); the log has it")
+
+
+def _say_not_recorded(command: ClassifiedCommand, result: runner.RunResult) -> None:
+    program = command.argv[0]
+    signo = result.interrupted_by or result.killed_by
+    if signo is not None:
+        how = "interrupted" if result.interrupted_by else f"{program} was killed"
+        say(f"{how} by {signal.Signals(signo).name} — nothing recorded; run it again")
+    else:
+        say(
+            f"{program} exited with status {result.exit_code} — nothing recorded; "
+            "fix the command and run again"
+        )

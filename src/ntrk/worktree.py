@@ -1,0 +1,58 @@
+"""Reading files that records name, without ever leaving the work tree.
+
+Paths in records may come from other people's clones. ntrk only hashes what resolves (symbolic
+links followed) to a regular file or directory inside the work tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ntrk.hashing import Digest, hash_path
+
+MISSING = " [missing]"
+MODIFIED = " [modified]"
+
+
+@dataclass
+class WorkTree:
+    """The files of a work tree, hashed at most once per path per command."""
+
+    root: Path
+    _digests: dict[str, Digest | None] = field(default_factory=dict)
+
+    def inside(self, relpath: str) -> Path | None:
+        """The absolute path of `relpath` if it stays inside the work tree, else None."""
+        path = (self.root / relpath).resolve()
+        return path if path.is_relative_to(self.root) else None
+
+    def digest(self, relpath: str) -> Digest | None:
+        """The current digest of `relpath`, or None when it is missing or unreadable."""
+        if relpath not in self._digests:
+            self._digests[relpath] = self._hash(relpath)
+        return self._digests[relpath]
+
+    def exists(self, relpath: str) -> bool:
+        path = self.inside(relpath)
+        return path is not None and path.exists()
+
+    def marker(self, relpath: str | None, recorded_md5: str | None) -> str:
+        """` [missing]`, ` [modified]` or nothing: how the file now compares to the record."""
+        if relpath is None or recorded_md5 is None or self.inside(relpath) is None:
+            return ""
+        if not self.exists(relpath):
+            return MISSING
+        current = self.digest(relpath)
+        if current is None:
+            return ""
+        return "" if current.md5 == recorded_md5 else MODIFIED
+
+    def _hash(self, relpath: str) -> Digest | None:
+        path = self.inside(relpath)
+        if path is None:
+            return None
+        try:
+            return hash_path(path)
+        except OSError:
+            return None
