@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
@@ -65,10 +65,15 @@ class Record:
     inputs: tuple[FileRef, ...]
     outputs: tuple[FileRef, ...]
     start: str | None
-    line: str  # canonical JSON: sorted keys, UTF-8, one line
+    data: Mapping[str, Any] = field(repr=False, hash=False)  # as read; never mutated
+
+    @property
+    def line(self) -> str:
+        """Canonical JSON, the form every sink writes: sorted keys, UTF-8, one line."""
+        return json.dumps(self.data, sort_keys=True, ensure_ascii=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as plain JSON data, unknown fields included."""
+        """A copy of the record as plain JSON data, unknown fields included."""
         result: dict[str, Any] = json.loads(self.line)
         return result
 
@@ -141,16 +146,18 @@ def parse_json(text: str | bytes) -> Record:
         raise InvalidRecord(f"not JSON ({exc.msg} at column {exc.colno})") from exc
     except RecursionError as exc:
         raise InvalidRecord("JSON nested too deeply") from exc
-    return parse(data)
+    # Text that decoded as UTF-8 without \\u escapes cannot hold a lone surrogate.
+    escaped = (b"\\u" in text) if isinstance(text, bytes) else ("\\u" in text)
+    return parse(data, check_text=escaped)
 
 
-def parse(data: object) -> Record:
+def parse(data: object, check_text: bool = True) -> Record:
     """Validate decoded JSON data as a schema v1 record."""
     if not isinstance(data, Mapping):
         raise InvalidRecord("not a JSON object")
     version = data.get("v")
-    if version != SCHEMA_VERSION:
-        if isinstance(version, int) and not isinstance(version, bool) and version > 1:
+    if not _is_count(version) or version != SCHEMA_VERSION:
+        if _is_count(version) and version > SCHEMA_VERSION:
             raise InvalidRecord(f"schema v{version} is newer than this ntrk reads (upgrade ntrk)")
         raise InvalidRecord("missing or unknown schema version 'v'")
     record_id = _string(data, "id")
@@ -178,13 +185,14 @@ def parse(data: object) -> Record:
     start = data.get("start")
     if start is not None and not isinstance(start, str):
         raise InvalidRecord("'start' is not a string")
-    try:
-        line = json.dumps(data, sort_keys=True, ensure_ascii=False)
-        line.encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidRecord("holds values that are not plain JSON text") from exc
-    if "\n" in line or len(line) > MAX_RECORD_CHARS:
-        raise InvalidRecord("too large to keep on one line")
+    if check_text:
+        try:
+            line = json.dumps(data, sort_keys=True, ensure_ascii=False)
+            line.encode("utf-8")
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidRecord("holds values that are not plain JSON text") from exc
+        if len(line) > MAX_RECORD_CHARS:
+            raise InvalidRecord(f"longer than {MAX_RECORD_CHARS} characters")
     return Record(
         id=record_id,
         ts=_string(data, "ts"),
@@ -196,7 +204,7 @@ def parse(data: object) -> Record:
         inputs=_file_refs(data, "inputs"),
         outputs=_file_refs(data, "outputs"),
         start=start,
-        line=line,
+        data=data,
     )
 
 

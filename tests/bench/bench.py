@@ -1,0 +1,216 @@
+"""ntrk benchmarks: print medians and ratios against reference floors. Not part of the tests.
+
+    python tests/bench/bench.py                 # every section, default sizes
+    python tests/bench/bench.py dirty trace     # some sections
+    python tests/bench/bench.py --quick         # small sizes (CI keeps the script working)
+
+Each section prints a table; the closing notes of the issues quote these tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+NT = str(Path(sys.executable).with_name("nt"))
+GIT_ENV = {
+    **os.environ,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def median_time(action: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(argv, cwd=cwd, env=GIT_ENV, capture_output=True, check=False)
+
+
+def table(title: str, rows: list[tuple[str, ...]]) -> None:
+    print(f"\n## {title}\n")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
+        if index == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    sys.stdout.flush()
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="ntrk-bench-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def new_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q")
+    (path / "step.py").write_text("import shutil, sys\nshutil.copy(sys.argv[2], sys.argv[4])\n")
+    (path / ".gitignore").write_text("*.dat\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "init")
+    return path
+
+
+def synthetic_log(root: Path, records: int, depth: int) -> str:
+    """Write K chains of depth D (K = records / depth) into the log; return the deepest file."""
+    commit = git(root, "rev-parse", "HEAD").strip()
+    (root / ".ntrk").mkdir(exist_ok=True)
+    chains = max(1, records // depth)
+    with (root / ".ntrk" / "runs.jsonl").open("w", encoding="utf-8") as log:
+        for index in range(records):
+            chain, step = index % chains, index // chains
+            source = f"c{chain}/f{step}.dat".encode()
+            target = f"c{chain}/f{step + 1}.dat".encode()
+            rec = {
+                "v": 1,
+                "id": f"{index:032x}",
+                "ts": "2026-01-01T00:00:00Z",
+                "git": {"commit": commit, "branch": "main"},
+                "cwd": ".",
+                "script": {"path": "step.py", "blob": None, "md5": None},
+                "command": ["python", "step.py", "-i", source.decode(), "-o", target.decode()],
+                "inputs": [{"path": source.decode(), "md5": hashlib.md5(source).hexdigest(),
+                            "size": len(source)}],
+                "outputs": [{"path": target.decode(), "md5": hashlib.md5(target).hexdigest(),
+                             "size": len(target)}],
+            }  # fmt: skip
+            log.write(json.dumps(rec, sort_keys=True) + "\n")
+    last = f"c0/f{(records - 1) // chains + 1}.dat"
+    (root / last).parent.mkdir(parents=True, exist_ok=True)
+    (root / last).write_bytes(last.encode())
+    return last
+
+
+def bench_dirty(quick: bool) -> None:
+    """`git status --porcelain -z` against pygit2's status on a repository of many files."""
+    import pygit2
+
+    files = 2_000 if quick else 20_000
+    with scratch() as base:
+        root = new_repo(base / "repo")
+        for index in range(files):
+            folder = root / f"d{index // 100}"
+            folder.mkdir(exist_ok=True)
+            (folder / f"f{index}.txt").write_text(str(index))
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "files")
+        repo = pygit2.Repository(str(root))
+        argv = ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"]
+        git_status = median_time(lambda: run(argv, root), 9)
+        pygit2_status = median_time(lambda: repo.status(untracked_files="all"), 9)
+        table(
+            f"dirty check, clean tree of {files:,} tracked files (median of 9)",
+            [
+                ("method", "seconds"),
+                ("git status --porcelain -z -uall", f"{git_status:.4f}"),
+                ("pygit2 Repository.status()", f"{pygit2_status:.4f}"),
+            ],
+        )
+
+
+def bench_trace(quick: bool) -> None:
+    """`nt trace` of a depth-100 chain in a large history, with 0.1.0 where available."""
+    sizes = [1_000, 10_000] if quick else [1_000, 100_000]
+    seed = seed_wheel()
+    rows = [("records", "nt trace (s)", "0.1.0 trace (s)", "json.loads every line (s)")]
+    for records in sizes:
+        with scratch() as base:
+            root = new_repo(base / "repo")
+            target = synthetic_log(root, records, depth=100)
+            ours = median_time(lambda: run([NT, "trace", target], root))
+            result = run([NT, "trace", target], root)
+            assert result.returncode == 0 and len(result.stdout.splitlines()) == 100, result
+            old = "n/a"
+            if seed is not None:
+                env = {**GIT_ENV, "PYTHONPATH": str(seed)}
+                argv = [sys.executable, "-c", "from ntrk.cli import main; main()", "trace", target]
+                old = f"{median_time(lambda: subprocess.run(argv, cwd=root, env=env, capture_output=True)):.3f}"  # noqa: E501
+            log = (root / ".ntrk" / "runs.jsonl").read_bytes().splitlines()
+            parse = median_time(lambda: [json.loads(line) for line in log], 3)
+            rows.append((f"{records:,}", f"{ours:.3f}", old, f"{parse:.3f}"))
+    table("trace of a depth-100 chain (median of 5, wall clock)", rows)
+
+
+def bench_track(quick: bool) -> None:
+    """What `nt track` adds to a trivial command."""
+    with scratch() as base:
+        root = new_repo(base / "repo")
+        (root / "in.dat").write_text("x")
+        bare = [sys.executable, "step.py", "-i", "in.dat", "-o", "out.dat"]
+        repeat = 5 if quick else 15
+        plain = median_time(lambda: run(bare, root), repeat)
+        tracked = median_time(lambda: run([NT, "track", *bare], root), repeat)
+        imports = median_time(lambda: run([sys.executable, "-c", "import click, pygit2"], root),
+                              repeat)  # fmt: skip
+        table(
+            f"track overhead (median of {repeat})",
+            [
+                ("what", "seconds"),
+                ("bare command (python step.py)", f"{plain:.4f}"),
+                ("nt track <same>", f"{tracked:.4f}"),
+                ("overhead", f"{tracked - plain:.4f}"),
+                ("python -c 'import click, pygit2'", f"{imports:.4f}"),
+                ("overhead / import floor", f"{(tracked - plain) / imports:.2f}x"),
+            ],
+        )
+
+
+def seed_wheel() -> Path | None:
+    """ntrk 0.1.0's wheel, for side-by-side numbers (NTRK_SEED_WHEEL or a download)."""
+    if os.environ.get("NTRK_SEED_WHEEL"):
+        return Path(os.environ["NTRK_SEED_WHEEL"])
+    target = Path(tempfile.gettempdir()) / "ntrk-bench-seed"
+    found = list(target.glob("ntrk-0.1.0-*.whl"))
+    if not found:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "ntrk==0.1.0", "-d", str(target)], capture_output=True)  # fmt: skip
+        found = list(target.glob("ntrk-0.1.0-*.whl"))
+    return found[0] if found else None
+
+
+SECTIONS = {"dirty": bench_dirty, "trace": bench_trace, "track": bench_track}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], default=[])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
+    args = parser.parse_args()
+    print(f"# ntrk benchmarks — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    for name in args.sections or SECTIONS:
+        SECTIONS[name](args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Hermetic git for every test: a temporary HOME, no system config, fixed dates."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+import pytest
+from hypothesis import HealthCheck, settings
+
+from ntrk.cli import main
+
+NT = shutil.which("nt", path=str(Path(sys.executable).parent)) or "nt"
+FIXED_DATE = "2026-01-01T00:00:00+00:00"
+
+# Timing varies on shared CI machines; properties are checked, not speed.
+settings.register_profile(
+    "ntrk", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=150
+)
+settings.load_profile("ntrk")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Isolate git (and pygit2, which reads its search path once at import) from the machine."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n",
+        encoding="utf-8",
+    )
+    for key in list(os.environ):
+        if key.startswith("GIT_") or key.startswith("NTRK_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", FIXED_DATE)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", FIXED_DATE)
+    monkeypatch.setenv("GIT_EDITOR", "false")
+    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    levels = (pygit2.enums.ConfigLevel.GLOBAL, pygit2.enums.ConfigLevel.XDG)
+    saved = {level: pygit2.settings.search_path[level] for level in levels}
+    pygit2.settings.search_path[pygit2.enums.ConfigLevel.GLOBAL] = str(home)
+    pygit2.settings.search_path[pygit2.enums.ConfigLevel.XDG] = str(home / ".config")
+    yield home
+    for level, value in saved.items():
+        pygit2.settings.search_path[level] = value
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in `cwd`; fail the test on error."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+def nt(cwd: Path, *args: str, input: str | None = None) -> Outcome:
+    """Run the installed `nt` entry point as a subprocess."""
+    done = subprocess.run([NT, *args], cwd=cwd, capture_output=True, text=True, input=input)
+    return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture[str]) -> Iterator[object]:
+    """Call the CLI in-process (fast); the wrapped command's output is captured too."""
+
+    def run(*args: str) -> Outcome:
+        capfd.readouterr()
+        code = main(list(args))
+        captured = capfd.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    yield run
+
+
+STEP_SCRIPT = """\
+import sys
+
+args = sys.argv[1:]
+src = args[args.index("-i") + 1]
+dst = args[args.index("-o") + 1]
+with open(src) as f, open(dst, "w") as g:
+    g.write(f.read().upper())
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A committed repository holding `step.py` and `raw.csv`, as the current directory."""
+    root = tmp_path / "work"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "step.py").write_text(STEP_SCRIPT, encoding="utf-8")
+    (root / "raw.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    commit_all(root, "init")
+    monkeypatch.chdir(root)
+    return root
+
+
+def commit_all(root: Path, message: str) -> str:
+    """Stage everything and commit; return the new commit id."""
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def read_log(root: Path) -> list[dict[str, object]]:
+    import json
+
+    path = root / ".ntrk" / "runs.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def unprivileged(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
+    """A directory that user `nobody` can use, and the argv prefix that runs as that user.
+
+    Permission errors cannot be produced as root, and CI runs as root: there, commands are run
+    as `nobody` through setpriv. When the tests already run unprivileged, the prefix is empty.
+    """
+    import tempfile
+
+    if os.geteuid() != 0:
+        yield tmp_path, []
+        return
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot drop privileges")
+    prefix = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import ntrk"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("user nobody cannot run this Python")
+    base = Path(tempfile.mkdtemp(prefix="ntrk-nobody-"))
+    base.chmod(0o755)
+    try:
+        yield base, prefix
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def give_to_nobody(path: Path) -> None:
+    """Make `path` (recursively) belong to `nobody` when running as root."""
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(path)], check=True)

@@ -1,0 +1,144 @@
+"""The record type: what it accepts, what it refuses, and exact round trips."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from history import v1_record
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ntrk import record
+from ntrk.errors import InvalidRecord
+
+
+def valid() -> dict[str, object]:
+    return v1_record(1, [("in.csv", b"i")], [("out dir/ü.csv", b"o")])
+
+
+def test_round_trip_is_exact_and_keeps_unknown_fields() -> None:
+    data = {**valid(), "future_field": {"nested": [1, 2.5, None]}, "duration": 1.25}
+    rec = record.parse(data)
+    assert rec.to_dict() == data
+    assert rec.line == json.dumps(data, sort_keys=True, ensure_ascii=False)
+    assert record.parse_json(rec.line) == rec
+
+
+def test_typed_fields() -> None:
+    rec = record.parse(valid())
+    assert rec.inputs[0].path == "in.csv" and rec.inputs[0].size == 1
+    assert rec.outputs[0].path == "out dir/ü.csv"
+    assert rec.commit == "a" * 40 and rec.branch == "main"
+    assert rec.script is not None and rec.script.path == "step.py"
+
+
+def mutate(path: str, value: object) -> dict[str, object]:
+    data = json.loads(json.dumps(valid()))
+    target = data
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    if value is KeyError:
+        del target[keys[-1]]
+    else:
+        target[keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("v", 2),
+        ("v", KeyError),
+        ("v", True),
+        ("id", KeyError),
+        ("id", "has space"),
+        ("id", "x" * 200),
+        ("git", "main"),
+        ("git.commit", "abc"),
+        ("cwd", "../up"),
+        ("cwd", "/abs"),
+        ("command", []),
+        ("command", "python x.py"),
+        ("command", ["python", 3]),
+        ("inputs", {"path": "x"}),
+        ("inputs.0.path", "../../etc/passwd"),
+        ("inputs.0.path", "/dev/zero"),
+        ("inputs.0.path", "a//b"),
+        ("inputs.0.path", "a/./b"),
+        ("inputs.0.path", "nul\0byte"),
+        ("inputs.0.md5", 7),
+        ("inputs.0.md5", "ABCDEF" * 5 + "AB"),
+        ("outputs.0.size", "12"),
+        ("outputs.0.size", -1),
+        ("outputs.0.size", True),
+        ("outputs.0.files", 1.5),
+        ("script", "step.py"),
+        ("script.blob", "zz"),
+        ("script.md5", 5),
+        ("start", 5),
+    ],
+)
+def test_rejects_untrustworthy_fields(path: str, value: object) -> None:
+    with pytest.raises(InvalidRecord):
+        record.parse(mutate(path, value))
+
+
+def test_newer_schema_says_so() -> None:
+    with pytest.raises(InvalidRecord, match="newer"):
+        record.parse(mutate("v", 2))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"", b"[]", b"null", b"{", b"\xff\xfe", b"[" * 100_000, b'{"v": 1, "id": "\\ud800"}'],
+)
+def test_rejects_malformed_json(text: bytes) -> None:
+    with pytest.raises(InvalidRecord):
+        record.parse_json(text)
+
+
+def test_rejects_lone_surrogates_that_cannot_be_written() -> None:
+    data = valid()
+    data["command"] = ["python", "\ud800"]
+    with pytest.raises(InvalidRecord):
+        record.parse(data)
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_are_a_record_or_a_clean_rejection(raw: bytes) -> None:
+    try:
+        rec = record.parse_json(raw)
+    except InvalidRecord:
+        return
+    assert record.parse_json(rec.line) == rec
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.sampled_from(list(valid())), json_values, max_size=9))
+def test_any_json_object_is_a_record_or_a_clean_rejection(overrides: dict[str, object]) -> None:
+    data = {**valid(), **overrides}
+    try:
+        rec = record.parse(data)
+    except InvalidRecord:
+        return
+    assert rec.to_dict() == data
+
+
+def test_create_builds_a_parseable_record() -> None:
+    rec = record.create(
+        commit="c" * 40, branch="HEAD", cwd=".", script=None, command=["true"],
+        inputs=[], outputs=[record.FileRef("o", "d41d8cd98f00b204e9800998ecf8427e", 0)],
+        start=record.now_precise(), duration=0.5,
+    )  # fmt: skip
+    assert record.parse_json(rec.line) == rec
+    assert rec.to_dict()["exit"] == 0 and rec.to_dict()["duration"] == 0.5
