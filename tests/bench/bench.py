@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 NT = str(Path(sys.executable).with_name("nt"))
@@ -49,8 +50,15 @@ def median_time(action: Callable[[], object], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(argv, cwd=cwd, env=GIT_ENV, capture_output=True, check=False)
+def run(
+    argv: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(argv, cwd=cwd, env=env or GIT_ENV, capture_output=True, check=False)
+
+
+def parse_lines(lines: list[bytes]) -> list[object]:
+    """The floor for reading a log: stdlib json over every line, nothing else."""
+    return [json.loads(line) for line in lines]
 
 
 def table(title: str, rows: list[tuple[str, ...]]) -> None:
@@ -148,16 +156,16 @@ def bench_trace(quick: bool) -> None:
         with scratch() as base:
             root = new_repo(base / "repo")
             target = synthetic_log(root, records, depth=100)
-            ours = median_time(lambda: run([NT, "trace", target], root))
+            ours = median_time(partial(run, [NT, "trace", target], root))
             result = run([NT, "trace", target], root)
             assert result.returncode == 0 and len(result.stdout.splitlines()) == 100, result
             old = "n/a"
             if seed is not None:
-                env = {**GIT_ENV, "PYTHONPATH": str(seed)}
                 argv = [sys.executable, "-c", "from ntrk.cli import main; main()", "trace", target]
-                old = f"{median_time(lambda: subprocess.run(argv, cwd=root, env=env, capture_output=True)):.3f}"  # noqa: E501
-            log = (root / ".ntrk" / "runs.jsonl").read_bytes().splitlines()
-            parse = median_time(lambda: [json.loads(line) for line in log], 3)
+                env = {**GIT_ENV, "PYTHONPATH": str(seed)}
+                old = f"{median_time(partial(run, argv, root, env)):.3f}"
+            lines = (root / ".ntrk" / "runs.jsonl").read_bytes().splitlines()
+            parse = median_time(partial(parse_lines, lines), 3)
             rows.append((f"{records:,}", f"{ours:.3f}", old, f"{parse:.3f}"))
     table("trace of a depth-100 chain (median of 5, wall clock)", rows)
 
