@@ -54,10 +54,10 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         pygit2.settings.search_path[level] = value
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in `cwd`; fail the test on error."""
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run git in `cwd`; fail the test on error (unless `check` is false)."""
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    assert done.returncode == 0 or not check, f"git {' '.join(args)}: {done.stderr}"
     return done.stdout
 
 

@@ -13,7 +13,9 @@ import pytest
 from conftest import commit_all, git
 from history import RandomHistory, log_line, md5, v1_record
 
-SEED_WHEEL = os.environ.get("NTRK_SEED_WHEEL")
+SEED_WHEEL = (
+    os.path.abspath(os.environ["NTRK_SEED_WHEEL"]) if os.environ.get("NTRK_SEED_WHEEL") else None
+)
 
 
 def write_log(root: Path, records: list[dict[str, object]]) -> None:

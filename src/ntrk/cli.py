@@ -94,6 +94,29 @@ def trace(file: Path) -> None:
         click.echo(line)
 
 
+@cli.command()
+@click.argument("remote", required=False)
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+def sync(remote: str | None, dry_run: bool) -> None:
+    """Exchange lineage notes with REMOTE (default: the upstream's remote, else origin).
+
+    Mirrors into refs/notes/ntrk every log record the notes lack, fetches REMOTE's notes,
+    merges them (the union of records on every commit) and pushes the result. Also sets,
+    once, notes.rewriteRef and notes.ntrk.mergeStrategy so plain git keeps the notes.
+
+    \b
+    nt sync
+    nt sync upstream --dry-run
+    """
+    from ntrk import repo as repo_mod
+    from ntrk.sync import sync as sync_notes
+
+    report = sync_notes(repo_mod.discover(Path.cwd()), remote, dry_run)
+    for change in report.configured:
+        say(f"{'would set' if dry_run else 'set'} {change}")
+    click.echo(report.summary(dry_run))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and turn every outcome into an exit code; never a traceback."""
     try:

@@ -88,8 +88,11 @@ class Record:
 
     @property
     def order_time(self) -> str:
-        """When the run happened, as finely as the record knows (for ordering across clones)."""
-        return self.start or self.ts
+        """When the run started, as finely as the record knows, comparable as text."""
+        if self.start:
+            return self.start
+        # A 0.1.0 record has only whole seconds: `...:05Z` must sort like `...:05.000000Z`.
+        return self.ts[:-1] + ".000000Z" if len(self.ts) == 20 and self.ts[-1] == "Z" else self.ts
 
 
 def now_iso() -> str:

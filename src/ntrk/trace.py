@@ -29,10 +29,7 @@ def trace(target: Path) -> Lineage:
     history = sources.load_history(repo) if repo else History()
     start = resolve(target, repo, history)
     if start is None:
-        raise NtrkError(
-            f"no lineage found for {target}",
-            "check the path; only outputs of nt track (or files with a sidecar) have lineage",
-        )
+        raise _not_found(target, repo)
     rec, output, position = start
     worktree = WorkTree(repo.root) if repo else None
     return Lineage(walk(history, rec, output, position), worktree)
@@ -78,3 +75,19 @@ def _current_md5(target: Path) -> str | None:
         return hash_path(target).md5
     except OSError:
         return None
+
+
+def _not_found(target: Path, repo: repo_mod.Repo | None) -> NtrkError:
+    from ntrk.sync import remotes_with_unfetched_notes
+
+    unfetched = remotes_with_unfetched_notes(repo) if repo else []
+    if unfetched:
+        return NtrkError(
+            f"no lineage found for {target} here, but {unfetched[0]} has lineage notes "
+            "this clone never fetched",
+            f"run nt sync {unfetched[0]}, then trace again",
+        )
+    return NtrkError(
+        f"no lineage found for {target}",
+        "check the path; only outputs of nt track (or files with a sidecar) have lineage",
+    )

@@ -1,6 +1,7 @@
 """`nt track`: run a command at a clean commit and record how its outputs were made.
 
-argv → classified command → run → record → sinks (the log, then sidecars).
+argv → classified command → run → record → sinks: the log first (the source of truth), then
+the sidecars, then the git note. A sink after the log that fails only warns: the record is safe.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import config, record, runlog, runner, sidecar, sources
+from ntrk import config, notes, record, runlog, runner, sidecar, sources
 from ntrk import repo as repo_mod
 from ntrk.command import ClassifiedCommand, classify
 from ntrk.console import say, warn
@@ -60,6 +61,7 @@ def track(argv: Sequence[str]) -> TrackResult:
     )
     runlog.append(repo.root, [rec])
     _write_sidecars(repo, rec)
+    _write_note(repo, rec)
     say(
         f"recorded {rec.id[:8]} ({len(outputs)} output(s)); "
         f"commit {runlog.LOG_RELPATH} to keep it (git add {runlog.STORE_DIR} && git commit)."
@@ -161,6 +163,13 @@ def _write_sidecars(repo: Repo, rec: Record) -> None:
             sidecar.write(repo.root / output.path, output.path, rec)
         except OSError as exc:
             warn(f"cannot write the sidecar of {output.path} ({exc.strerror}); the log has it")
+
+
+def _write_note(repo: Repo, rec: Record) -> None:
+    try:
+        notes.add(repo.git, [rec])
+    except notes.NotesError as exc:
+        warn(f"cannot write the git note ({exc}); the log has the run — nt sync mirrors it later")
 
 
 def _say_not_recorded(command: ClassifiedCommand, result: runner.RunResult) -> None:

@@ -1,0 +1,420 @@
+"""Lineage in git notes: every record mirrored under `refs/notes/ntrk`, one record per line.
+
+Notes travel with `git push`/`git fetch` of the notes ref and show in `git log --notes=ntrk`.
+This module is the only one that touches notes refs.
+
+**Note format.** A note holds one line per run recorded at that commit:
+
+    ntrk 1c324cea raw.csv@b1946ac9 -> clean.csv@00844677 :: python step.py -i raw.csv ...<TAB>{json}
+
+Everything before the first TAB is for people (`git log --notes=ntrk` shows it first); the
+JSON after it is the exact record. The summary never contains a TAB or newline, and JSON text
+never contains a raw one, so a line splits unambiguously. Because a line is a whole record,
+git's own `cat_sort_uniq` notes merge and ntrk's merge both combine notes without loss.
+
+**Tree layout.** libgit2's `create_note` keeps the notes tree flat and rewrites all of it on
+every call (O(n) per note). ntrk writes notes the way git lays them out, in 2-hex fan-out
+directories (`ab/cdef…`), and rebuilds only the subtrees on the path of a change. It reads any
+layout git produces (flat, `ab/cdef…`, `ab/cd/ef…`, or mixed).
+
+**Concurrency.** Writers serialize on a lock file in the common git directory, and the ref is
+moved with a compare-and-swap, so a concurrent `git notes` or fetch is never overwritten: the
+read-modify-write is retried from the new tip.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from ntrk import record as record_mod
+from ntrk.errors import InvalidRecord
+from ntrk.record import FileRef, Record
+
+NOTES_REF = "refs/notes/ntrk"
+REMOTE_NOTES = re.compile(r"refs/notes/remotes/[^/]+/ntrk\Z")
+FALLBACK_IDENTITY = ("ntrk", "ntrk@localhost")
+_HEX = re.compile(r"[0-9a-f]+\Z")
+_SUMMARY_COMMAND_CHARS = 100
+_CAS_ATTEMPTS = 20
+
+
+class NotesError(Exception):
+    """The notes could not be written (read-only repository, lock, moved ref...)."""
+
+
+@dataclass(frozen=True)
+class NoteLine:
+    """One line of a note, parsed: a record, or why it was not one."""
+
+    record: Record | None
+    problem: str | None = None
+
+
+# --- the line format ---------------------------------------------------------------------
+
+
+def format_line(rec: Record) -> str:
+    """The note line of a record: a summary for people, a TAB, then the record's JSON."""
+    sources = ", ".join(_short(entry) for entry in rec.inputs) or "(no inputs)"
+    products = ", ".join(_short(entry) for entry in rec.outputs)
+    command = " ".join(rec.command)
+    if len(command) > _SUMMARY_COMMAND_CHARS:
+        command = command[: _SUMMARY_COMMAND_CHARS - 1] + "…"
+    summary = _printable(f"ntrk {rec.id[:8]} {sources} -> {products} :: {command}")
+    return f"{summary}\t{rec.line}"
+
+
+def parse_line(line: str) -> NoteLine:
+    """Parse one note line back into its record."""
+    _, tab, payload = line.partition("\t")
+    if not tab:
+        return NoteLine(None, "not an ntrk note line")
+    try:
+        return NoteLine(record_mod.parse_json(payload))
+    except InvalidRecord as exc:
+        return NoteLine(None, str(exc))
+
+
+def parse_note(text: str) -> list[NoteLine]:
+    """Every non-empty line of a note."""
+    return [parse_line(line) for line in text.splitlines() if line.strip()]
+
+
+def _short(entry: FileRef) -> str:
+    return f"{entry.path}@{entry.md5[:8]}"
+
+
+def _printable(text: str) -> str:
+    return "".join(" " if ch in "\t\r\n" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def notes_refs(git: pygit2.Repository) -> list[str]:
+    """The notes refs ntrk reads: its own, then fetched copies `refs/notes/remotes/*/ntrk`."""
+    fetched = sorted(name for name in git.references if REMOTE_NOTES.match(name))
+    return ([NOTES_REF] if NOTES_REF in git.references else []) + fetched
+
+
+def notes_commit(git: pygit2.Repository, ref: str = NOTES_REF) -> pygit2.Commit | None:
+    """The commit a notes ref points at, or None (absent, or not pointing at a commit)."""
+    reference = git.references.get(ref)
+    if reference is None:
+        return None
+    try:
+        return reference.peel(pygit2.Commit)
+    except (pygit2.GitError, ValueError, KeyError):
+        return None
+
+
+def iter_notes(git: pygit2.Repository, tree: pygit2.Tree) -> Iterator[tuple[str, pygit2.Oid]]:
+    """(annotated object id, note blob id) for every note in a notes tree, any fan-out."""
+    pending: list[tuple[pygit2.Tree, str]] = [(tree, "")]
+    while pending:
+        current, prefix = pending.pop()
+        for entry in current:
+            name = entry.name or ""
+            if not _HEX.match(name):
+                continue
+            path = prefix + name
+            if entry.type_str == "blob" and len(path) in (40, 64):
+                yield path, entry.id
+            elif entry.type_str == "tree" and len(name) == 2 and len(path) < 40:
+                pending.append((git[entry.id].peel(pygit2.Tree), path))
+
+
+def read_note_text(git: pygit2.Repository, blob_id: pygit2.Oid) -> str:
+    """A note's text (invalid UTF-8 is replaced, and its lines then fail to parse)."""
+    blob = git[blob_id]
+    data = blob.data if isinstance(blob, pygit2.Blob) else b""
+    return data.decode("utf-8", errors="replace")
+
+
+def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple[str, NoteLine]]:
+    """(annotated commit, parsed line) for every line of every note under `ref`."""
+    commit = notes_commit(git, ref)
+    if commit is None:
+        return
+    for annotated, blob_id in iter_notes(git, commit.tree):
+        for line in parse_note(read_note_text(git, blob_id)):
+            yield annotated, line
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def add(repo_git: pygit2.Repository, records: Sequence[Record], message: str | None = None) -> int:
+    """Mirror records into the notes on their commits, in one notes commit; return how many
+    were new (records already in the notes are skipped)."""
+    if not records:
+        return 0
+    by_commit: dict[str, list[str]] = {}
+    for rec in records:
+        by_commit.setdefault(rec.commit, []).append(format_line(rec))
+    if message is None:
+        message = _message(records)
+    try:
+        with _notes_lock(repo_git):
+            for _ in range(_CAS_ATTEMPTS):
+                added = _try_add(repo_git, by_commit, message)
+                if added is not None:
+                    return added
+    except (OSError, pygit2.GitError) as exc:
+        raise NotesError(str(exc)) from exc
+    raise NotesError(f"{NOTES_REF} kept moving while ntrk tried to update it")
+
+
+def merge_tips(
+    git: pygit2.Repository, theirs: pygit2.Oid, message: str
+) -> tuple[str, pygit2.Oid | None]:
+    """Merge the notes commit `theirs` into the local notes ref: the union of records.
+
+    Returns what happened ("up to date", "fast-forward", "merged", "created") and the new tip.
+    """
+    try:
+        with _notes_lock(git):
+            for _ in range(_CAS_ATTEMPTS):
+                outcome = _try_merge(git, theirs, message)
+                if outcome is not None:
+                    return outcome
+    except (OSError, pygit2.GitError) as exc:
+        raise NotesError(str(exc)) from exc
+    raise NotesError(f"{NOTES_REF} kept moving while ntrk tried to merge into it")
+
+
+def _try_add(git: pygit2.Repository, by_commit: dict[str, list[str]], message: str) -> int | None:
+    reference = git.references.get(NOTES_REF)
+    parent = notes_commit(git)
+    before = _count_known(git, parent, by_commit)
+    tree_id = _apply(git, parent.tree if parent else None, by_commit, top=True)
+    if parent is not None and tree_id == parent.tree_id:
+        return 0
+    commit_id = _commit(git, tree_id, [parent.id] if parent else [], message)
+    if not _move_ref(git, reference, commit_id, message):
+        return None
+    return sum(len(lines) for lines in by_commit.values()) - before
+
+
+def _try_merge(
+    git: pygit2.Repository, theirs: pygit2.Oid, message: str
+) -> tuple[str, pygit2.Oid | None] | None:
+    reference = git.references.get(NOTES_REF)
+    ours = notes_commit(git)
+    if ours is None:
+        return ("created", theirs) if _move_ref(git, reference, theirs, message) else None
+    if ours.id == theirs or git.descendant_of(ours.id, theirs):
+        return "up to date", ours.id
+    if git.descendant_of(theirs, ours.id):
+        return ("fast-forward", theirs) if _move_ref(git, reference, theirs, message) else None
+    their_tree = git[theirs].peel(pygit2.Commit).tree
+    our_notes = dict(iter_notes(git, ours.tree))
+    changes: dict[str, list[str]] = {}
+    for annotated, blob_id in iter_notes(git, their_tree):
+        if our_notes.get(annotated) != blob_id:
+            changes.setdefault(annotated, []).extend(read_note_text(git, blob_id).splitlines())
+    tree_id = _apply(git, ours.tree, changes, top=True)
+    commit_id = _commit(git, tree_id, [ours.id, theirs], message)
+    return ("merged", commit_id) if _move_ref(git, reference, commit_id, message) else None
+
+
+def _apply(
+    git: pygit2.Repository,
+    tree: pygit2.Tree | None,
+    changes: Mapping[str, list[str]],
+    top: bool,
+) -> pygit2.Oid:
+    """Write `tree` with lines added to the notes named by (remaining) object ids in `changes`.
+
+    Only the subtrees on the path of a change are rebuilt. A note found at this level is
+    updated where it is; otherwise it goes into (or creates, at the top level) a 2-hex
+    fan-out directory, and at deeper levels stays here when no deeper fan-out exists.
+    """
+    builder = git.TreeBuilder(tree) if tree is not None else git.TreeBuilder()
+    deeper: dict[str, dict[str, list[str]]] = {}
+    for rest, lines in changes.items():
+        existing = _entry(tree, rest)
+        if existing is not None and existing.type_str == "blob":
+            merged = _union(read_note_text(git, existing.id), lines)
+            builder.insert(rest, git.create_blob(merged), pygit2.enums.FileMode.BLOB)
+            continue
+        subtree = _entry(tree, rest[:2])
+        if top or (subtree is not None and subtree.type_str == "tree"):
+            deeper.setdefault(rest[:2], {})[rest[2:]] = lines
+        else:
+            builder.insert(rest, git.create_blob(_union("", lines)), pygit2.enums.FileMode.BLOB)
+    for prefix, sub_changes in deeper.items():
+        entry = _entry(tree, prefix)
+        subtree = (
+            git[entry.id].peel(pygit2.Tree)
+            if entry is not None and entry.type_str == "tree"
+            else None
+        )
+        builder.insert(
+            prefix, _apply(git, subtree, sub_changes, top=False), pygit2.enums.FileMode.TREE
+        )
+    return builder.write()
+
+
+def _entry(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
+    if tree is None:
+        return None
+    try:
+        return tree[name]
+    except KeyError:
+        return None
+
+
+def _union(existing: str, lines: Iterable[str]) -> bytes:
+    """`existing` with the new lines appended, skipping lines whose record is already there."""
+    kept = [line for line in existing.splitlines() if line.strip()]
+    seen = {_line_key(line) for line in kept}
+    for line in lines:
+        key = _line_key(line)
+        if line.strip() and key not in seen:
+            seen.add(key)
+            kept.append(line)
+    return ("\n".join(kept) + "\n").encode("utf-8")
+
+
+def _line_key(line: str) -> str:
+    """Lines of the same record are the same line, whatever their summary says."""
+    parsed = parse_line(line)
+    return f"id:{parsed.record.id}" if parsed.record is not None else f"raw:{line}"
+
+
+def _count_known(
+    git: pygit2.Repository, parent: pygit2.Commit | None, by_commit: dict[str, list[str]]
+) -> int:
+    """How many of the lines to add are records the notes already hold."""
+    if parent is None:
+        return 0
+    known = 0
+    for annotated, lines in by_commit.items():
+        blob_id = _find_note(git, parent.tree, annotated)
+        if blob_id is None:
+            continue
+        present = {_line_key(line) for line in read_note_text(git, blob_id).splitlines()}
+        known += sum(1 for line in lines if _line_key(line) in present)
+    return known
+
+
+def _find_note(git: pygit2.Repository, tree: pygit2.Tree, annotated: str) -> pygit2.Oid | None:
+    """The note blob for an object, wherever the fan-out put it."""
+    rest, current = annotated, tree
+    while rest:
+        entry = _entry(current, rest)
+        if entry is not None and entry.type_str == "blob":
+            return entry.id
+        entry = _entry(current, rest[:2])
+        if entry is None or entry.type_str != "tree":
+            return None
+        current, rest = git[entry.id].peel(pygit2.Tree), rest[2:]
+    return None
+
+
+def note_for(git: pygit2.Repository, commit: str, ref: str = NOTES_REF) -> str | None:
+    """The text of the note on `commit` under `ref`, if there is one."""
+    tip = notes_commit(git, ref)
+    if tip is None:
+        return None
+    blob_id = _find_note(git, tip.tree, commit)
+    return None if blob_id is None else read_note_text(git, blob_id)
+
+
+def _commit(
+    git: pygit2.Repository, tree_id: pygit2.Oid, parents: list[pygit2.Oid], message: str
+) -> pygit2.Oid:
+    signature = identity(git)
+    return git.create_commit(None, signature, signature, message, tree_id, parents)
+
+
+def _move_ref(
+    git: pygit2.Repository,
+    expected: pygit2.Reference | None,
+    target: pygit2.Oid,
+    message: str,
+) -> bool:
+    """Point the notes ref at `target` only if it still is where we read it (CAS)."""
+    try:
+        if expected is None:
+            git.create_reference_direct(NOTES_REF, target, False, message=message)
+        else:
+            expected.set_target(target, message)
+    except pygit2.AlreadyExistsError:
+        return False
+    except pygit2.GitError as exc:
+        if "does not match" in str(exc) or "locked" in str(exc):
+            return False
+        raise
+    return True
+
+
+def identity(git: pygit2.Repository) -> pygit2.Signature:
+    """The user's git identity, else a fixed ntrk one (a notes commit must have an author)."""
+    try:
+        return git.default_signature
+    except (KeyError, pygit2.GitError):
+        return pygit2.Signature(*FALLBACK_IDENTITY)
+
+
+def _message(records: Sequence[Record]) -> str:
+    if len(records) == 1:
+        (rec,) = records
+        return f"ntrk: record {rec.id[:8]} ({_printable(' '.join(rec.command))[:72]})"
+    return f"ntrk: mirror {len(records)} records"
+
+
+@contextmanager
+def _notes_lock(git: pygit2.Repository) -> Iterator[None]:
+    """An exclusive lock shared by every ntrk process writing this repository's notes."""
+    fd = os.open(common_dir(git) / "ntrk-notes.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def common_dir(git: pygit2.Repository) -> Path:
+    """The git directory shared by all worktrees (where refs/notes lives)."""
+    git_dir = Path(git.path)
+    pointer = git_dir / "commondir"
+    if pointer.is_file():
+        return (git_dir / pointer.read_text(encoding="utf-8").strip()).resolve()
+    return git_dir
+
+
+# --- plain git's view of the notes --------------------------------------------------------
+
+REWRITE_REF_KEY = "notes.rewriteRef"
+MERGE_STRATEGY_KEY = "notes.ntrk.mergeStrategy"
+
+
+def configure(git: pygit2.Repository, dry_run: bool = False) -> list[str]:
+    """Set, once, the local config that keeps notes healthy under plain git; say what changed.
+
+    `notes.rewriteRef` makes `commit --amend` and `rebase` carry the notes to the new commits;
+    `cat_sort_uniq` makes a user's own `git notes merge` lossless for one-record-per-line notes.
+    Push refspecs are left alone: they would change what a plain `git push` does.
+    """
+    config = git.config
+    changes = []
+    rewrite_refs = list(config.get_multivar(REWRITE_REF_KEY))
+    if NOTES_REF not in rewrite_refs:
+        if not dry_run:
+            config.set_multivar(REWRITE_REF_KEY, f"^{re.escape(NOTES_REF)}$", NOTES_REF)
+        changes.append(f"{REWRITE_REF_KEY}={NOTES_REF} (notes follow commit --amend and rebase)")
+    if MERGE_STRATEGY_KEY not in config:
+        if not dry_run:
+            config[MERGE_STRATEGY_KEY] = "cat_sort_uniq"
+        changes.append(f"{MERGE_STRATEGY_KEY}=cat_sort_uniq (git notes merge keeps every record)")
+    return changes

@@ -1,0 +1,203 @@
+"""`nt sync`: mirror the log into the notes, then exchange notes with a remote.
+
+Fetch and push run the `git` program, not libgit2, so that the user's transports,
+credential helpers and SSH setup all work exactly as for their own `git fetch`/`git push`.
+A fetched copy of a remote's notes is kept at `refs/notes/remotes/<remote>/ntrk` (read by
+`nt trace` too), then merged into `refs/notes/ntrk`: the union of the records on every commit.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+
+from ntrk import notes, runlog
+from ntrk.errors import NtrkError
+from ntrk.record import Record
+from ntrk.repo import Repo
+
+PUSH_ATTEMPTS = 5
+# Every way git says "the remote moved since you looked": matching only one of them is how
+# a peer tool lost notes silently.
+_RACE_MARKERS = ("fetch first", "non-fast-forward", "cannot lock ref", "stale info",
+                 "failed to update ref", "[rejected]")  # fmt: skip
+_NO_REMOTE_REF = "couldn't find remote ref"
+_NETWORK_TIMEOUT = 120
+
+
+@dataclass
+class SyncReport:
+    """What `nt sync` did (or, with --dry-run, would do)."""
+
+    remote: str
+    mirrored: int = 0
+    fetched: int = 0
+    remote_has_notes: bool = False
+    merge: str = "up to date"
+    pushed: bool = False
+    push_attempts: int = 0
+    configured: list[str] = field(default_factory=list)
+
+    def summary(self, dry_run: bool) -> str:
+        if dry_run:
+            remote = "has notes" if self.remote_has_notes else "has no notes yet"
+            return (
+                f"would mirror {self.mirrored} record(s) into the notes; {self.remote} {remote}; "
+                f"would fetch, merge and push {notes.NOTES_REF}"
+            )
+        pushed = "pushed" if self.pushed else "nothing to push"
+        return (
+            f"{self.mirrored} record(s) mirrored, {self.fetched} fetched from {self.remote}, "
+            f"{pushed}"
+        )
+
+
+def default_remote(repo: Repo) -> str:
+    """The current branch's upstream remote, else `origin`."""
+    git = repo.git
+    if not git.head_is_detached and not git.head_is_unborn:
+        branch = git.head.shorthand
+        configured = git.config.get_multivar(f"branch.{branch}.remote")
+        for name in configured:
+            if name and name != ".":
+                return str(name)
+    return "origin"
+
+
+def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncReport:
+    """Mirror, fetch, merge and push lineage notes."""
+    name = remote or default_remote(repo)
+    if name not in remote_names(repo):
+        raise NtrkError(
+            f"no remote named '{name}'",
+            "name one (nt sync REMOTE) or add it (git remote add origin URL)",
+        )
+    report = SyncReport(remote=name)
+    report.configured = notes.configure(repo.git, dry_run=dry_run)
+    missing = unmirrored(repo)
+    report.mirrored = len(missing)
+    if dry_run:
+        report.remote_has_notes = remote_has_notes(repo, name)
+        return report
+    if missing:
+        try:
+            notes.add(repo.git, missing, f"ntrk: mirror {len(missing)} record(s) from the log")
+        except notes.NotesError as exc:
+            raise NtrkError(
+                f"cannot write git notes: {exc}", "check that .git is writable"
+            ) from exc
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        report.push_attempts = attempt
+        _fetch_and_merge(repo, name, report)
+        outcome = _push(repo, name)
+        if outcome != "raced":
+            report.pushed = outcome == "pushed"
+            return report
+    raise NtrkError(
+        f"{name} kept receiving other notes while ntrk pushed ({PUSH_ATTEMPTS} attempts)",
+        "run nt sync again; nothing was lost, your notes are merged locally",
+    )
+
+
+def unmirrored(repo: Repo) -> list[Record]:
+    """Log records that the local notes do not hold yet (0.1.0 histories, failed writes)."""
+    in_notes = {line.record.id for _, line in notes.read_records(repo.git) if line.record}
+    return [e.record for e in runlog.read(repo.root) if e.record.id not in in_notes]
+
+
+def tracking_ref(remote: str) -> str:
+    """Where the fetched copy of a remote's notes is kept."""
+    return f"refs/notes/remotes/{remote}/ntrk"
+
+
+def remote_has_notes(repo: Repo, remote: str) -> bool:
+    """Whether the remote has a notes ref (asks the remote; False when it cannot be asked)."""
+    try:
+        done = _git(repo, "ls-remote", "--exit-code", remote, notes.NOTES_REF, timeout=15)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
+def remotes_with_unfetched_notes(repo: Repo) -> list[str]:
+    """Remotes that have lineage notes this clone never fetched."""
+    return [
+        remote
+        for remote in remote_names(repo)
+        if tracking_ref(remote) not in repo.git.references and remote_has_notes(repo, remote)
+    ]
+
+
+def remote_names(repo: Repo) -> list[str]:
+    """The repository's configured remotes."""
+    return [name for name in repo.git.remotes.names() if name]
+
+
+def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport) -> None:
+    refspec = f"+{notes.NOTES_REF}:{tracking_ref(remote)}"
+    done = _git(repo, "fetch", "--no-tags", "--quiet", remote, refspec)
+    if done.returncode != 0:
+        if _NO_REMOTE_REF in done.stderr:
+            report.remote_has_notes = False
+            return
+        raise NtrkError(
+            f"cannot fetch notes from {remote}: {_first_line(done.stderr)}",
+            f"check the remote and your access (git fetch {remote})",
+        )
+    report.remote_has_notes = True
+    theirs = notes.notes_commit(repo.git, tracking_ref(remote))
+    if theirs is None:
+        raise NtrkError(
+            f"{remote}'s {notes.NOTES_REF} does not point at a commit",
+            "ask whoever manages the remote; ntrk will not merge it",
+        )
+    local = {line.record.id for _, line in notes.read_records(repo.git) if line.record}
+    report.fetched += len(
+        {
+            line.record.id
+            for _, line in notes.read_records(repo.git, tracking_ref(remote))
+            if line.record and line.record.id not in local
+        }
+    )
+    message = f"ntrk: merge notes from {remote}"
+    try:
+        report.merge, _ = notes.merge_tips(repo.git, theirs.id, message)
+    except notes.NotesError as exc:
+        raise NtrkError(f"cannot merge notes: {exc}", "check that .git is writable") from exc
+
+
+def _push(repo: Repo, remote: str) -> str:
+    local = notes.notes_commit(repo.git)
+    if local is None:
+        return "nothing"
+    fetched = notes.notes_commit(repo.git, tracking_ref(remote))
+    if fetched is not None and fetched.id == local.id:
+        return "nothing"
+    done = _git(repo, "push", "--quiet", remote, f"{notes.NOTES_REF}:{notes.NOTES_REF}")
+    if done.returncode == 0:
+        return "pushed"
+    if any(marker in done.stderr for marker in _RACE_MARKERS):
+        return "raced"
+    raise NtrkError(
+        f"cannot push notes to {remote}: {_first_line(done.stderr)}",
+        f"check your access (git push {remote} {notes.NOTES_REF}); your notes are kept locally",
+    )
+
+
+def _git(
+    repo: Repo, *args: str, timeout: float = _NETWORK_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    env_args = ["-c", "core.askPass=", "-c", "credential.interactive=never"]
+    return subprocess.run(
+        ["git", *env_args, *args],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "git failed"
