@@ -362,3 +362,14 @@ def test_sidecar_write_failure_keeps_the_log_record(unprivileged, hermetic_git) 
     (root / "ro").chmod(stat.S_IRWXU)
     assert "cannot write the sidecar of ro/o (Permission denied); the log has it" in done.stderr
     assert len(read_log(root)) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "ours"),
+    [(".out.csv.ntrk", True), (".out.csv.ntrk.123.tmp", True), ("out.ntrk", False),
+     (".ntrk", False), (".out.ntrk.tmp", False), (".x.ntrk.12.tmpx", False)],
+)  # fmt: skip
+def test_sidecars_and_their_temporary_names_are_ntrk_files(name: str, ours: bool) -> None:
+    from ntrk.repo import is_ntrk_file
+
+    assert is_ntrk_file(f"dir/{name}") is ours

@@ -134,9 +134,9 @@ def iter_notes(git: pygit2.Repository, tree: pygit2.Tree) -> Iterator[tuple[str,
 
 def read_note_text(git: pygit2.Repository, blob_id: pygit2.Oid) -> str:
     """A note's text (invalid UTF-8 is replaced, and its lines then fail to parse)."""
-    blob = git[blob_id]
-    data = blob.data if isinstance(blob, pygit2.Blob) else b""
-    return data.decode("utf-8", errors="replace")
+    # The object database directly: half the cost of building a Blob object per note.
+    kind, data = git.odb.read(blob_id)
+    return data.decode("utf-8", errors="replace") if kind == pygit2.enums.ObjectType.BLOB else ""
 
 
 def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple[str, NoteLine]]:

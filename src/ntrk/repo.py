@@ -9,6 +9,7 @@ from pathlib import Path
 import pygit2
 
 from ntrk.errors import NtrkError
+from ntrk.sidecar import is_sidecar_name
 
 NTRK_DIR = ".ntrk"
 
@@ -77,11 +78,10 @@ class Repo:
 
 def is_ntrk_file(path: str) -> bool:
     """ntrk's own files: `.ntrk/` and dot-prefixed `.NAME.ntrk` sidecars (not `model.ntrk`)."""
-    name = path.rsplit("/", 1)[-1]
     return (
         path == NTRK_DIR
         or path.startswith(NTRK_DIR + "/")
-        or (name.startswith(".") and name.endswith(".ntrk"))
+        or is_sidecar_name(path.rsplit("/", 1)[-1])
     )
 
 

@@ -194,6 +194,50 @@ def bench_track(quick: bool) -> None:
         )
 
 
+def fake_record(index: int, commit: str) -> object:
+    """A valid record on `commit` (which need not exist: notes may annotate any object id)."""
+    from ntrk import record
+
+    data = bytes(str(index), "ascii")
+    return record.parse({
+        "v": 1, "id": f"{index:032x}", "ts": "2026-01-01T00:00:00Z",
+        "git": {"commit": commit, "branch": "main"}, "cwd": ".", "script": None,
+        "command": ["python", "step.py", "-o", f"f{index}"], "inputs": [],
+        "outputs": [{"path": f"f{index}", "md5": hashlib.md5(data).hexdigest(), "size": 1}],
+    })  # fmt: skip
+
+
+def bench_notes(quick: bool) -> None:
+    """One note write at 0 / 10k / 100k existing notes; reading every note back."""
+    import pygit2
+
+    from ntrk import notes
+
+    sizes = [0, 1_000, 10_000] if quick else [0, 10_000, 100_000]
+    rows = [("existing notes", "one note write (ms, median of 20)", "read all notes (s)")]
+    with scratch() as base:
+        root = new_repo(base / "repo")
+        repo = pygit2.Repository(str(root))
+        existing = 0
+        for size in sizes:
+            batch = [fake_record(i, hashlib.sha1(b"%d" % i).hexdigest())
+                     for i in range(existing, size)]  # fmt: skip
+            for start in range(0, len(batch), 20_000):
+                notes.add(repo, batch[start : start + 20_000])
+            existing = size
+            writes = []
+            for probe in range(20):
+                index = 10_000_000 + size + probe
+                rec = fake_record(index, hashlib.sha1(b"p%d" % index).hexdigest())
+                began = time.perf_counter()
+                notes.add(repo, [rec])
+                writes.append(time.perf_counter() - began)
+            existing += 20
+            read = median_time(lambda: sum(1 for _ in notes.read_records(repo)), 3)
+            rows.append((f"{size:,}", f"{statistics.median(writes) * 1000:.2f}", f"{read:.3f}"))
+    table("git notes (pygit2, fan-out tree)", rows)
+
+
 def seed_wheel() -> Path | None:
     """ntrk 0.1.0's wheel, for side-by-side numbers (NTRK_SEED_WHEEL or a download)."""
     if os.environ.get("NTRK_SEED_WHEEL"):
@@ -207,7 +251,12 @@ def seed_wheel() -> Path | None:
     return found[0] if found else None
 
 
-SECTIONS = {"dirty": bench_dirty, "trace": bench_trace, "track": bench_track}
+SECTIONS = {
+    "dirty": bench_dirty,
+    "trace": bench_trace,
+    "track": bench_track,
+    "notes": bench_notes,
+}
 
 
 def main() -> None:
