@@ -117,6 +117,64 @@ def sync(remote: str | None, dry_run: bool) -> None:
     click.echo(report.summary(dry_run))
 
 
+@cli.command("install-hooks")
+@click.option("--push-notes", is_flag=True, help="Also sync lineage notes on every git push.")
+@click.option("--uninstall", is_flag=True, help="Remove ntrk's hooks; put back what they replaced.")
+def install_hooks(push_notes: bool, uninstall: bool) -> None:
+    """Install git hooks that keep the lineage log with the code.
+
+    The pre-commit hook stages .ntrk/runs.jsonl (and the sidecars of staged outputs), so every
+    commit carries the runs recorded so far. With --push-notes, a pre-push hook runs nt sync for
+    the remote being pushed to. Hooks already there are kept and run first. Also sets the notes
+    config that nt sync sets.
+
+    \b
+    nt install-hooks
+    nt install-hooks --push-notes
+    nt install-hooks --uninstall
+    """
+    from ntrk import hooks, notes
+    from ntrk import repo as repo_mod
+
+    repo = repo_mod.discover(Path.cwd())
+    if uninstall:
+        changes = hooks.uninstall(repo)
+        for change in changes:
+            click.echo(change.describe())
+        if not changes:
+            click.echo("no ntrk hooks were installed")
+        return
+    names = hooks.DEFAULT_HOOKS + (hooks.PUSH_HOOKS if push_notes else ())
+    for change in hooks.install(repo, names):
+        click.echo(change.describe())
+    for setting in notes.configure(repo.git):
+        click.echo(f"set {setting}")
+
+
+@cli.command(hidden=True)
+@click.argument("name", type=click.Choice(["pre-commit", "post-commit", "pre-push"]))
+@click.argument("remote", required=False)
+def hook(name: str, remote: str | None) -> None:
+    """Run the work of ntrk's git hook NAME (called by the installed hook scripts).
+
+    \b
+    nt hook pre-commit
+    """
+    from ntrk import repo as repo_mod
+    from ntrk import staging
+
+    try:
+        repo = repo_mod.discover(Path.cwd())
+        if name == "pre-commit":
+            staging.pre_commit(repo)
+        elif name == "post-commit":
+            staging.post_commit(repo)
+        elif remote:
+            staging.pre_push(repo, remote)
+    except NtrkError as error:  # a hook warns; it never stops git because of ntrk
+        say(f"warning: {error}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and turn every outcome into an exit code; never a traceback."""
     try:

@@ -173,7 +173,10 @@ def _push(repo: Repo, remote: str) -> str:
     fetched = notes.notes_commit(repo.git, tracking_ref(remote))
     if fetched is not None and fetched.id == local.id:
         return "nothing"
-    done = _git(repo, "push", "--quiet", remote, f"{notes.NOTES_REF}:{notes.NOTES_REF}")
+    # --no-verify: this push runs from ntrk's own pre-push hook too, and must not recurse.
+    done = _git(
+        repo, "push", "--quiet", "--no-verify", remote, f"{notes.NOTES_REF}:{notes.NOTES_REF}"
+    )
     if done.returncode == 0:
         return "pushed"
     if any(marker in done.stderr for marker in _RACE_MARKERS):

@@ -62,11 +62,22 @@ def track(argv: Sequence[str]) -> TrackResult:
     runlog.append(repo.root, [rec])
     _write_sidecars(repo, rec)
     _write_note(repo, rec)
-    say(
-        f"recorded {rec.id[:8]} ({len(outputs)} output(s)); "
-        f"commit {runlog.LOG_RELPATH} to keep it (git add {runlog.STORE_DIR} && git commit)."
-    )
+    say(f"recorded {rec.id[:8]} ({len(outputs)} output(s)); {_next_step(repo)}")
     return TrackResult(0, rec)
+
+
+def _next_step(repo: Repo) -> str:
+    """What the user does to keep the record: commit the log, or let the hook stage it."""
+    from ntrk import hooks
+
+    if hooks.installed(repo):
+        # git stops before the pre-commit hook when nothing is staged, so say how to commit
+        # the log alone.
+        return (
+            "your next git commit carries the log (pre-commit hook); "
+            f"to commit it alone: git add {runlog.STORE_DIR} && git commit"
+        )
+    return f"commit {runlog.LOG_RELPATH} to keep it (git add {runlog.STORE_DIR} && git commit)."
 
 
 def _refuse_if_dirty(repo: Repo) -> None:

@@ -1,0 +1,156 @@
+"""`nt install-hooks`: put ntrk's git hooks where git runs them, keeping any hook found there.
+
+- The hooks directory is the one git really uses (`git rev-parse --git-path hooks`): it
+  honours `core.hooksPath` (relative or `~`) and linked worktrees' common directory.
+- Installed scripts carry a marker line, so ntrk recognises its own and never mistakes a
+  user's hook for one. A foreign hook is renamed `NAME.before-ntrk` and chained: it runs first,
+  and its failure still stops the commit (as pre-commit keeps `pre-commit.legacy`).
+- Installing twice equals installing once; `--uninstall` removes ntrk's scripts and renames
+  the kept hooks back, byte for byte, mode included.
+- The script calls the interpreter that installed it (falling back to `nt` on PATH), so a
+  hook keeps working from a virtual environment that is not activated.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ntrk.errors import NtrkError
+from ntrk.repo import Repo
+
+MARKER = b"ntrk-managed-hook"
+KEPT_SUFFIX = ".before-ntrk"
+PYTHON_PLACEHOLDER = "@NTRK_PYTHON@"
+DEFAULT_HOOKS = ("pre-commit", "post-commit")
+PUSH_HOOKS = ("pre-push",)
+
+
+@dataclass(frozen=True)
+class HookChange:
+    """What install or uninstall did to one hook."""
+
+    name: str
+    path: Path
+    action: str  # "installed", "updated", "chained", "removed", "restored", "left"
+
+    def describe(self) -> str:
+        messages = {
+            "installed": f"installed {self.path}",
+            "updated": f"{self.path} is already ntrk's (refreshed)",
+            "chained": f"installed {self.path}; your hook is kept as {self.name}{KEPT_SUFFIX} "
+            "and runs first",
+            "removed": f"removed {self.path}",
+            "restored": f"removed ntrk's {self.name} and put your hook back at {self.path}",
+            "left": f"left {self.path} alone: it is not ntrk's",
+        }
+        return messages[self.action]
+
+
+def scripts_dir() -> Path:
+    """The shipped hook scripts: inside the installed package, or the checkout's `hooks/`."""
+    packaged = Path(__file__).resolve().parent / "hooks"
+    checkout = Path(__file__).resolve().parents[2] / "hooks"  # editable install: src/ntrk/..
+    for candidate in (packaged, checkout):
+        if (candidate / "pre-commit").is_file():
+            return candidate
+    raise NtrkError(
+        "ntrk's hook scripts are missing from this installation",
+        "reinstall ntrk (pip install --force-reinstall ntrk)",
+    )
+
+
+def hooks_dir(repo: Repo) -> Path:
+    """The directory git runs hooks from in this repository."""
+    done = subprocess.run(
+        ["git", "rev-parse", "--git-path", "hooks"], cwd=repo.root, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise NtrkError(f"git rev-parse failed: {done.stderr.strip()}", "check the repository")
+    return (repo.root / done.stdout.strip()).resolve()
+
+
+def is_ours(path: Path) -> bool:
+    """Whether the file at `path` is a hook ntrk installed."""
+    try:
+        with path.open("rb") as stream:
+            return MARKER in stream.read(512)
+    except OSError:
+        return False
+
+
+def installed(repo: Repo) -> bool:
+    """Whether ntrk's pre-commit hook is in place."""
+    return is_ours(hooks_dir(repo) / "pre-commit")
+
+
+def render(name: str, python: str = sys.executable) -> str:
+    """The script for hook `name`, calling `python` (quoted for the shell's '...')."""
+    script = (scripts_dir() / name).read_text(encoding="utf-8")
+    return script.replace(PYTHON_PLACEHOLDER, python.replace("'", "'\\''"))
+
+
+def install(repo: Repo, names: tuple[str, ...] = DEFAULT_HOOKS) -> list[HookChange]:
+    """Install the named hooks, chaining any foreign hook already there."""
+    directory = hooks_dir(repo)
+    directory.mkdir(parents=True, exist_ok=True)
+    plans = [_plan_install(directory, name) for name in names]  # check all before changing any
+    changes = []
+    for name, action in plans:
+        target, kept = directory / name, directory / f"{name}{KEPT_SUFFIX}"
+        if action == "chained":
+            os.rename(target, kept)
+        _write_executable(target, render(name))
+        changes.append(HookChange(name, _shown(repo, target), action))
+    return changes
+
+
+def uninstall(repo: Repo) -> list[HookChange]:
+    """Remove ntrk's hooks and put back what they replaced."""
+    directory = hooks_dir(repo)
+    changes = []
+    for name in DEFAULT_HOOKS + PUSH_HOOKS:
+        target, kept = directory / name, directory / f"{name}{KEPT_SUFFIX}"
+        if not target.exists() and not target.is_symlink():
+            continue
+        if not is_ours(target):
+            changes.append(HookChange(name, _shown(repo, target), "left"))
+            continue
+        target.unlink()
+        if kept.exists() or kept.is_symlink():
+            os.rename(kept, target)
+            changes.append(HookChange(name, _shown(repo, target), "restored"))
+        else:
+            changes.append(HookChange(name, _shown(repo, target), "removed"))
+    return changes
+
+
+def _plan_install(directory: Path, name: str) -> tuple[str, str]:
+    target, kept = directory / name, directory / f"{name}{KEPT_SUFFIX}"
+    if not target.exists() and not target.is_symlink():
+        return name, "installed"
+    if is_ours(target):
+        return name, "updated"
+    if kept.exists() or kept.is_symlink():
+        raise NtrkError(
+            f"{target} is not ntrk's, and {kept.name} (a hook ntrk kept earlier) is there too",
+            "merge them into one hook by hand or move one aside, then rerun nt install-hooks",
+        )
+    return name, "chained"
+
+
+def _write_executable(target: Path, text: str) -> None:
+    temporary = target.with_name(f".{target.name}.ntrk-{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.chmod(0o755)
+    os.replace(temporary, target)
+
+
+def _shown(repo: Repo, path: Path) -> Path:
+    try:
+        return path.relative_to(repo.root)
+    except ValueError:
+        return path
