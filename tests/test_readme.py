@@ -30,7 +30,7 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    commit = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=tmp_path / "demo",
+    commit = subprocess.run(["git", "rev-parse", "--short=7", "HEAD~1"], cwd=tmp_path / "demo",
                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert done.stdout == expected.replace("1a2b3c4", commit)
 

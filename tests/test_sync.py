@@ -124,25 +124,28 @@ def test_walk_order_across_clones_uses_start_time(server: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    "hook",
+    "moment",
     [
-        "pre-push",  # Bob lands after Alice's push looked at the server: "cannot lock ref"
-        "reference-transaction",  # Bob lands right after Alice's fetch: "fetch first"
+        "server-update",  # Bob lands while the server applies Alice's push: "cannot lock ref"
+        "after-fetch",  # Bob lands right after Alice's fetch: "fetch first"
     ],
 )
-def test_push_race_is_retried_and_loses_nothing(server: Path, tmp_path: Path, hook: str) -> None:
+def test_push_race_is_retried_and_loses_nothing(server: Path, tmp_path: Path, moment: str) -> None:
     alice = clone(server, tmp_path / "alice")
     bob = clone(server, tmp_path / "bob")
     track(bob, *STEP, "-i", "raw.csv", "-o", "b1.csv")
     assert nt(bob, "sync").code == 0
-    track(bob, *STEP, "-i", "raw.csv", "-o", "b2.csv")  # pushed by the hook, mid-sync
-    script = alice / ".git" / "hooks" / hook
-    script.write_text(
-        "#!/bin/sh\n"
-        f"if [ ! -e {tmp_path}/raced ]; then touch {tmp_path}/raced;"
-        f" git -C {bob} push -q origin refs/notes/ntrk; fi\n"
-        "exit 0\n"
-    )
+    track(bob, *STEP, "-i", "raw.csv", "-o", "b2.csv")  # lands on the server mid-sync
+    once = f"[ ! -e {tmp_path}/raced ] && touch {tmp_path}/raced"
+    if moment == "server-update":
+        git(bob, "push", "-q", "origin", f"{notes.NOTES_REF}:refs/prepared/ntrk")
+        script = server / "hooks" / "update"
+        land = "git update-ref refs/notes/ntrk $(git rev-parse refs/prepared/ntrk)"
+        script.write_text(f'#!/bin/sh\n[ "$1" = refs/notes/ntrk ] && {once} && {land}\nexit 0\n')
+    else:
+        script = alice / ".git" / "hooks" / "reference-transaction"
+        script.write_text(f"#!/bin/sh\n{once} && git -C {bob} push -q origin refs/notes/ntrk\n"
+                          "exit 0\n")  # fmt: skip
     script.chmod(0o755)
     track(alice, *STEP, "-i", "raw.csv", "-o", "a.csv")
     result = nt(alice, "sync")
