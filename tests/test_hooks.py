@@ -46,8 +46,8 @@ def test_commit_carries_the_log_and_the_sidecar(hooked: Path) -> None:
     git(hooked, "commit", "-q", "-m", "results")
     assert len(committed_log(hooked)) == 1
     files = git(hooked, "show", "--name-only", "--format=", "HEAD").split()
-    assert sorted(files) == [".clean.csv.ntrk", ".ntrk/.gitattributes", ".ntrk/runs.jsonl",
-                             "clean.csv"]  # fmt: skip
+    assert sorted(files) == [".clean.csv.ntrk", ".ntrk/.gitattributes", ".ntrk/.gitignore",
+                             ".ntrk/runs.jsonl", "clean.csv"]  # fmt: skip
     assert git(hooked, "status", "--porcelain") == ""
 
 

@@ -3,14 +3,21 @@
 The walk keeps 0.1.0's rule: an input's producer is the newest run *before* the consuming run
 (never the run itself, never a later run that re-made the same bytes), and each
 (run, output) pair is visited once. It is iterative, so chains of any depth work, and each
-producer is found by an index lookup instead of a scan of the history.
+producer is one index lookup instead of a scan of the history.
+
+**Walk order.** With records from several sources the rule needs one order. Records in the log
+keep the log's order (the order they were appended, as merged by git). A record known only
+from notes goes before the first log record that started later than it (by `start`, else
+`ts`, then id); records known only from notes are ordered the same way among themselves. So a
+clone whose log holds everything walks exactly as the log alone says, and a clone with only
+notes orders runs by when they started (microseconds since ntrk 0.2; 0.1.0 records carry whole
+seconds, so two of them from the same second fall back to id order).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 from ntrk.record import Record
 
@@ -25,80 +32,34 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Produced:
-    """An output of the run at `position` in a history."""
+    """An output of the run at `position` in the walk order."""
 
-    position: int
+    position: float
     path: str
     md5: str
 
 
-@dataclass
-class History:
-    """Records in walk order (oldest first), indexed by output md5 and output path."""
+class RecordIndex(Protocol):
+    """What the walk and the resolution of a target ask of the history (see `index`)."""
 
-    records: list[Record] = field(default_factory=list)
-    _positions: dict[str, int] = field(default_factory=dict)
-    _by_md5: dict[str, list[Produced]] = field(default_factory=dict)
-    _by_path: dict[str, list[Produced]] = field(default_factory=dict)
+    end: float  # a position after every record
 
-    @classmethod
-    def of(cls, records: Iterable[Record]) -> History:
-        """Index `records`, already in walk order; a repeated id keeps its first place."""
-        history = cls()
-        for rec in records:
-            history.add(rec)
-        return history
+    def position(self, record_id: str) -> float | None: ...
 
-    def add(self, rec: Record) -> None:
-        """Append one record (newest so far) to the history."""
-        if rec.id in self._positions:
-            return
-        position = len(self.records)
-        self.records.append(rec)
-        self._positions[rec.id] = position
-        seen_md5: set[str] = set()
-        for output in rec.outputs:
-            produced = Produced(position, output.path, output.md5)
-            # Within one run, the first output with given bytes is the one that answers (0.1.0).
-            if output.md5 not in seen_md5:
-                seen_md5.add(output.md5)
-                self._by_md5.setdefault(output.md5, []).append(produced)
-            self._by_path.setdefault(output.path, []).append(produced)
+    def record_at(self, position: float) -> Record: ...
 
-    def __len__(self) -> int:
-        return len(self.records)
+    def producer_before(self, md5: str, before: float, exclude_id: str) -> Produced | None: ...
 
-    def position(self, record_id: str) -> int | None:
-        """Where a record stands in the history, if it is there."""
-        return self._positions.get(record_id)
+    def newest_with_md5(self, md5: str) -> Produced | None: ...
 
-    def producer_before(self, md5: str, before: int, exclude_id: str) -> Produced | None:
-        """The newest output with `md5` made by a run before position `before`."""
-        produced = self._by_md5.get(md5, [])
-        at = bisect_left(produced, before, key=lambda p: p.position)
-        for candidate in reversed(produced[:at]):
-            if self.records[candidate.position].id != exclude_id:
-                return candidate
-        return None
-
-    def newest_with_md5(self, md5: str) -> Produced | None:
-        """The newest output with these bytes, wherever it was written."""
-        produced = self._by_md5.get(md5)
-        return produced[-1] if produced else None
-
-    def newest_at_path(self, path: str, md5: str | None = None) -> Produced | None:
-        """The newest output written at `path` (with these bytes, when `md5` is given)."""
-        for produced in reversed(self._by_path.get(path, [])):
-            if md5 is None or produced.md5 == md5:
-                return produced
-        return None
+    def newest_at_path(self, path: str, md5: str | None = None) -> Produced | None: ...
 
 
-def walk(history: History, start: Record, output: str | None, position: int) -> list[Step]:
+def walk(index: RecordIndex, start: Record, output: str | None, position: float) -> list[Step]:
     """The steps that made `output` of `start`, raw inputs first, `start` last."""
     steps: list[Step] = []
     visited: set[tuple[str, str | None]] = set()
-    pending: list[tuple[Record, str | None, int]] = [(start, output, position)]
+    pending: list[tuple[Record, str | None, float]] = [(start, output, position)]
     # Depth-first, preorder, inputs in recorded order: the order 0.1.0's recursion printed.
     while pending:
         rec, out, at = pending.pop()
@@ -108,9 +69,9 @@ def walk(history: History, start: Record, output: str | None, position: int) -> 
         steps.append(Step(rec, out))
         producers = []
         for source in rec.inputs:
-            found = history.producer_before(source.md5, at, rec.id)
+            found = index.producer_before(source.md5, at, rec.id)
             if found is not None:
-                producers.append((history.records[found.position], found.path, found.position))
+                producers.append((index.record_at(found.position), found.path, found.position))
         pending.extend(reversed(producers))
     steps.reverse()
     return steps

@@ -56,6 +56,7 @@ class NoteLine:
 
     record: Record | None
     problem: str | None = None
+    text: str = ""  # the record's JSON as the note holds it
 
 
 # --- the line format ---------------------------------------------------------------------
@@ -78,7 +79,7 @@ def parse_line(line: str) -> NoteLine:
     if not tab:
         return NoteLine(None, "not an ntrk note line")
     try:
-        return NoteLine(record_mod.parse_json(payload))
+        return NoteLine(record_mod.parse_json(payload), text=payload)
     except InvalidRecord as exc:
         return NoteLine(None, str(exc))
 

@@ -23,6 +23,7 @@ STORE_DIR = ".ntrk"
 LOG_NAME = "runs.jsonl"
 LOG_RELPATH = f"{STORE_DIR}/{LOG_NAME}"
 GITATTRIBUTES = f"{LOG_NAME} merge=union\n"
+GITIGNORE = "# Derived files that ntrk rebuilds at will; never commit them.\nindex.sqlite*\n"
 _MAX_WARNINGS = 5
 
 
@@ -33,6 +34,7 @@ class LogEntry:
     offset: int
     lineno: int
     record: Record
+    text: str  # the line as read, without its newline
 
 
 def log_path(root: Path) -> Path:
@@ -41,12 +43,13 @@ def log_path(root: Path) -> Path:
 
 
 def ensure_store(root: Path) -> Path:
-    """Create `.ntrk/` with a union-merge `.gitattributes` for the log; return the log path."""
+    """Create `.ntrk/` with `.gitattributes` (union merge for the log) and `.gitignore` (for the
+    derived index); return the log path."""
     store = root / STORE_DIR
     store.mkdir(exist_ok=True)
-    attributes = store / ".gitattributes"
-    if not attributes.exists():
-        _write_new(attributes, GITATTRIBUTES)
+    for name, text in ((".gitattributes", GITATTRIBUTES), (".gitignore", GITIGNORE)):
+        if not (store / name).exists():
+            _write_new(store / name, text)
     return store / LOG_NAME
 
 
@@ -95,7 +98,8 @@ def read(root: Path, start: int = 0, first_lineno: int = 1) -> Iterator[LogEntry
             text = raw.strip()
             if text:
                 try:
-                    yield LogEntry(line_start, lineno, record_mod.parse_json(text))
+                    record = record_mod.parse_json(text)
+                    yield LogEntry(line_start, lineno, record, text.decode("utf-8"))
                 except InvalidRecord as exc:
                     invalid += 1
                     if invalid <= _MAX_WARNINGS:

@@ -10,7 +10,11 @@ from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.repo import Repo, is_ntrk_file
 
-LOG_FILES = (runlog.LOG_RELPATH, f"{runlog.STORE_DIR}/.gitattributes")
+LOG_FILES = (
+    runlog.LOG_RELPATH,
+    f"{runlog.STORE_DIR}/.gitattributes",
+    f"{runlog.STORE_DIR}/.gitignore",
+)
 
 
 def pre_commit(repo: Repo) -> list[str]:

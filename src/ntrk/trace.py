@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from ntrk import index, sidecar
 from ntrk import repo as repo_mod
-from ntrk import sidecar, sources
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.hashing import hash_path
-from ntrk.lineage import History, Step, walk
+from ntrk.lineage import RecordIndex, Step, walk
 from ntrk.record import Record
 from ntrk.worktree import WorkTree
 
@@ -26,18 +27,19 @@ class Lineage:
 def trace(target: Path) -> Lineage:
     """How `target` (relative to the current directory) was made."""
     repo = repo_mod.find(Path.cwd())
-    history = sources.load_history(repo) if repo else History()
-    start = resolve(target, repo, history)
-    if start is None:
-        raise _not_found(target, repo)
-    rec, output, position = start
-    worktree = WorkTree(repo.root) if repo else None
-    return Lineage(walk(history, rec, output, position), worktree)
+    history = index.open_index(repo.root, repo.git) if repo else index.empty()
+    with closing(history):
+        start = resolve(target, repo, history)
+        if start is None:
+            raise _not_found(target, repo)
+        rec, output, position = start
+        steps = walk(history, rec, output, position)
+    return Lineage(steps, WorkTree(repo.root) if repo else None)
 
 
 def resolve(
-    target: Path, repo: repo_mod.Repo | None, history: History
-) -> tuple[Record, str | None, int] | None:
+    target: Path, repo: repo_mod.Repo | None, history: RecordIndex
+) -> tuple[Record, str | None, float] | None:
     """The run that made `target`, the output path it wrote, and its place in the history.
 
     First hit wins: the sidecar; a run that wrote this path with these bytes; a run that wrote
@@ -47,7 +49,7 @@ def resolve(
     if from_sidecar is not None:
         rec, output = from_sidecar
         position = history.position(rec.id)
-        return rec, output, len(history) if position is None else position
+        return rec, output, history.end if position is None else position
     relpath = repo.relpath(target) if repo else None
     md5 = _current_md5(target)
     found = None
@@ -59,7 +61,7 @@ def resolve(
         found = history.newest_at_path(relpath)
     if found is None:
         return None
-    return history.records[found.position], found.path, found.position
+    return history.record_at(found.position), found.path, found.position
 
 
 def _read_sidecar(target: Path) -> tuple[Record, str | None] | None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import config, notes, record, runlog, runner, sidecar, sources
+from ntrk import config, index, notes, record, runlog, runner, sidecar
 from ntrk import repo as repo_mod
 from ntrk.command import ClassifiedCommand, classify
 from ntrk.console import say, warn
@@ -102,18 +103,18 @@ def _unexplained_changes(repo: Repo, dirty: list[str]) -> list[str]:
     An intermediate file of a pipeline is untracked (or modified) only because a recorded run
     wrote it; when it still has the bytes recorded last for its path, it is no code change.
     """
-    history = sources.load_history(repo)
     worktree = WorkTree(repo.root)
     explained: set[str] = set()
-    for path in dirty:
-        for candidate in _self_and_parents(path):
-            latest = history.newest_at_path(candidate)
-            if latest is None:
-                continue
-            current = worktree.digest(candidate)
-            if current is not None and current.md5 == latest.md5:
-                explained.add(path)
-            break
+    with closing(index.open_index(repo.root, repo.git)) as history:
+        for path in dirty:
+            for candidate in _self_and_parents(path):
+                latest = history.newest_at_path(candidate)
+                if latest is None:
+                    continue
+                current = worktree.digest(candidate)
+                if current is not None and current.md5 == latest.md5:
+                    explained.add(path)
+                break
     return [path for path in dirty if path not in explained]
 
 

@@ -1,0 +1,181 @@
+"""The derived SQLite index: incremental, rebuilt when it must be, never a source of truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pygit2
+import pytest
+from conftest import NT, commit_all, git, nt
+from history import RandomHistory, log_line, v1_record
+
+from ntrk import index, runlog
+
+STEP = ["python", "step.py"]
+
+
+def answers(cli, targets: list[str]) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    return [((r := cli("trace", t)).code, r.out) for t in targets]
+
+
+def open_index(root: Path) -> index.LineageIndex:
+    return index.open_index(root, pygit2.Repository(str(root)))
+
+
+def meta(root: Path) -> dict[str, object]:
+    import sqlite3
+
+    db = sqlite3.connect(root / ".ntrk" / index.INDEX_NAME)
+    return {key: value for key, value in db.execute("SELECT key, value FROM meta")}
+
+
+def test_index_is_ignored_by_git(repo: Path, cli) -> None:
+    cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    cli("trace", "clean.csv")
+    assert (repo / ".ntrk" / index.INDEX_NAME).exists()
+    git(repo, "add", ".ntrk")
+    staged = git(repo, "diff", "--cached", "--name-only").split()
+    assert staged == [".ntrk/.gitattributes", ".ntrk/.gitignore", ".ntrk/runs.jsonl"]
+
+
+def test_new_records_are_read_from_where_the_index_stopped(repo: Path, cli, monkeypatch) -> None:
+    cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    cli("trace", "clean.csv")
+    size = (repo / ".ntrk" / "runs.jsonl").stat().st_size
+    assert json.loads(str(meta(repo)["log"]))["offset"] == size
+    cli("track", *STEP, "-i", "clean.csv", "-o", "final.csv")
+    reads: list[int] = []
+    real_read = runlog.read
+
+    def spy(root: Path, start: int = 0, first_lineno: int = 1):  # type: ignore[no-untyped-def]
+        reads.append(start)
+        return real_read(root, start, first_lineno)
+
+    monkeypatch.setattr(runlog, "read", spy)
+    assert cli("trace", "final.csv").out.count("\n") == 2
+    assert reads == [size]  # only the new line was read
+    reads.clear()
+    cli("trace", "final.csv")
+    assert reads == []  # nothing new: the warm path reads nothing
+
+
+def test_rewritten_log_is_read_again(repo: Path, cli) -> None:
+    records = [v1_record(i, [(f"f{i}", b"%d" % i)], [(f"f{i + 1}", b"%d" % (i + 1))])
+               for i in range(6)]  # fmt: skip
+    log = repo / ".ntrk" / "runs.jsonl"
+    log.parent.mkdir()
+    log.write_text("".join(map(log_line, records)))
+    (repo / "f6").write_bytes(b"6")
+    assert cli("trace", "f6").out.count("\n") == 6
+    records[2]["outputs"][0]["md5"] = "0" * 32  # type: ignore[index]  # a merge changed history
+    log.write_text("".join(map(log_line, records)))
+    assert cli("trace", "f6").out.count("\n") == 3
+
+
+@pytest.mark.parametrize("damage", [b"not a database at all" * 100, b""])
+def test_corrupt_index_is_rebuilt(repo: Path, cli, damage: bytes) -> None:
+    cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    expected = cli("trace", "clean.csv").out
+    (repo / ".ntrk" / index.INDEX_NAME).write_bytes(damage)
+    for suffix in ("-wal", "-shm"):
+        (repo / ".ntrk" / (index.INDEX_NAME + suffix)).unlink(missing_ok=True)
+    result = cli("trace", "clean.csv")
+    assert result.code == 0 and result.out == expected
+
+
+def test_index_of_another_schema_is_rebuilt(repo: Path, cli) -> None:
+    import sqlite3
+
+    cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    expected = cli("trace", "clean.csv").out
+    db = sqlite3.connect(repo / ".ntrk" / index.INDEX_NAME)
+    db.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    db.execute("DELETE FROM records")
+    db.commit()
+    db.close()
+    assert cli("trace", "clean.csv").out == expected
+
+
+def test_incremental_index_equals_a_fresh_one(repo: Path, cli) -> None:
+    history = RandomHistory(7).generate(steps=60)
+    history.write(repo)
+    log = repo / ".ntrk" / "runs.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:25]))
+    open_index(repo)  # built on the first 25 records
+    log.write_text("".join(lines[:40]) + lines[40][:30])  # a torn line at the end
+    open_index(repo)
+    log.write_text("".join(lines))
+    targets = history.targets()
+    incremental = answers(cli, targets)
+    (repo / ".ntrk" / index.INDEX_NAME).unlink()
+    assert answers(cli, targets) == incremental
+    built = open_index(repo)
+    assert [r.id for r in built.records()] == [json.loads(line)["id"] for line in lines]
+
+
+def test_deleting_the_index_changes_no_answer(repo: Path, cli) -> None:
+    history = RandomHistory(3).generate(steps=40)
+    history.write(repo)
+    targets = history.targets()
+    first = answers(cli, targets)
+    for path in (repo / ".ntrk").glob(index.INDEX_NAME + "*"):
+        path.unlink()
+    assert answers(cli, targets) == first
+
+
+def test_concurrent_traces_and_tracks_agree(repo: Path) -> None:
+    (repo / ".gitignore").write_text("out*\n")
+    commit_all(repo, "ignore")
+    code = "import sys; open(sys.argv[2], 'w').write(sys.argv[2])"
+    procs = [subprocess.Popen([NT, "track", "python", "-c", code, "-o", f"out{i}"], cwd=repo,
+                              stderr=subprocess.PIPE) for i in range(8)]  # fmt: skip
+    procs += [subprocess.Popen([NT, "trace", "raw.csv"], cwd=repo, stderr=subprocess.PIPE,
+                               stdout=subprocess.PIPE) for _ in range(8)]  # fmt: skip
+    for proc in procs:
+        proc.wait(timeout=120)
+        err = proc.stderr.read() if proc.stderr else b""
+        assert b"Traceback" not in err and b"internal error" not in err, err
+    for i in range(8):
+        assert nt(repo, "trace", f"out{i}").code == 0
+
+
+def test_notes_arriving_later_are_indexed(repo: Path, cli) -> None:
+    cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    cli("trace", "clean.csv")
+    other = v1_record(99, [], [("gen.csv", b"g")], commit=head)
+    from ntrk import notes, record
+
+    notes.add(pygit2.Repository(str(repo)), [record.parse(other)])
+    (repo / "gen.csv").write_bytes(b"g")
+    assert cli(
+        "trace", "gen.csv"
+    ).out == "(no tracked inputs) -> step.py @ aaaaaaa -> gen.csv\n".replace("aaaaaaa", head[:7])
+
+
+def test_read_only_store_answers_from_memory(unprivileged, hermetic_git) -> None:
+    from conftest import give_to_nobody
+
+    base, prefix = unprivileged
+    root = base / "work"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "a").write_text("a")
+    commit_all(root, "init")
+    (root / ".ntrk").mkdir()
+    head = git(root, "rev-parse", "HEAD").strip()
+    (root / ".ntrk" / "runs.jsonl").write_text(
+        log_line(v1_record(1, [], [("a", b"a")], commit=head))
+    )
+    (base / ".gitconfig").write_text((hermetic_git / ".gitconfig").read_text())
+    give_to_nobody(base)
+    (root / ".ntrk").chmod(0o555)
+    done = subprocess.run([*prefix, NT, "trace", "a"], cwd=root, capture_output=True, text=True,
+                          env={"HOME": str(base), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    (root / ".ntrk").chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"(no tracked inputs) -> step.py @ {head[:7]} -> a\n"
+    assert not (root / ".ntrk" / index.INDEX_NAME).exists()
