@@ -15,12 +15,22 @@ import contextlib
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ntrk.statcache import StatCache
 
 _PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+
+def now_ns() -> int:
+    """The wall clock in nanoseconds, the unit of st_mtime_ns."""
+    return time.time_ns()
 
 
 class NotHashable(OSError):
@@ -36,22 +46,28 @@ class Digest:
     files: int | None = None
 
 
-def md5_file(path: Path | str) -> Digest:
-    """Hash one regular file, streamed."""
+def md5_file(path: Path | str, cache: StatCache | None = None) -> Digest:
+    """Hash one regular file, streamed (or take it from the stat cache)."""
     # O_NONBLOCK so that a FIFO swapped in after the stat check cannot hang the open.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as stream:
         info = os.fstat(stream.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise NotHashable(f"not a regular file: {path}")
-        digest = hashlib.file_digest(stream, _new_md5)
-    return Digest(md5=digest.hexdigest(), size=info.st_size)
+        cached = cache.lookup(Path(path).absolute(), info) if cache else None
+        if cached is not None:
+            return cached
+        started = now_ns()
+        digest = Digest(md5=hashlib.file_digest(stream, _new_md5).hexdigest(), size=info.st_size)
+    if cache:
+        cache.store(Path(path).absolute(), info, digest, started)
+    return digest
 
 
-def md5_tree(directory: Path) -> Digest:
+def md5_tree(directory: Path, cache: StatCache | None = None) -> Digest:
     """Hash a directory as the md5 of its sorted file manifest (see the module docstring)."""
     files = sorted(_tree_files(directory))
-    digests = hash_many([directory / os.fsdecode(rel) for rel in files])
+    digests = hash_many([directory / os.fsdecode(rel) for rel in files], cache)
     manifest = hashlib.md5(usedforsecurity=False)
     total = 0
     for rel, digest in zip(files, digests, strict=True):
@@ -62,28 +78,64 @@ def md5_tree(directory: Path) -> Digest:
     return Digest(md5=manifest.hexdigest(), size=total, files=len(files))
 
 
-def hash_path(path: Path) -> Digest:
+def hash_path(path: Path, cache: StatCache | None = None) -> Digest:
     """Hash a regular file or a directory; anything else raises NotHashable."""
     info = os.stat(path)
     if stat.S_ISDIR(info.st_mode):
-        return md5_tree(path)
+        return md5_tree(path, cache)
     if stat.S_ISREG(info.st_mode):
-        return md5_file(path)
+        return md5_file(path, cache)
     raise NotHashable(f"not a regular file or directory: {path}")
 
 
-def hash_many(paths: Sequence[Path]) -> list[Digest | OSError]:
+def hash_many(paths: Sequence[Path], cache: StatCache | None = None) -> list[Digest | OSError]:
     """Hash files or directories, in parallel threads when there is enough data to pay for them."""
     if len(paths) < 2 or _total_size(paths) < _PARALLEL_MIN_BYTES:
-        return [_hash_or_error(path) for path in paths]
-    # hashlib releases the GIL while digesting, so threads use every core.
+        return [_hash_or_error(path, cache) for path in paths]
+    # hashlib releases the GIL while digesting, so threads use every core. The stat cache's
+    # connection belongs to this thread, so the workers hash and this thread caches.
+    pending = [path for path in paths if _cached(path, cache) is None]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return list(pool.map(_hash_or_error, paths))
+        fresh = dict(zip(pending, pool.map(_timed_hash, pending), strict=True))
+    results: list[Digest | OSError] = []
+    for path in paths:
+        if path not in fresh:
+            results.append(_cached(path, cache) or _hash_or_error(path, cache))
+            continue
+        outcome = fresh[path]
+        if isinstance(outcome, OSError):
+            results.append(outcome)
+            continue
+        digest, info, started = outcome
+        if cache and info is not None:
+            cache.store(path.absolute(), info, digest, started)
+        results.append(digest)
+    return results
 
 
-def _hash_or_error(path: Path) -> Digest | OSError:
+def _cached(path: Path, cache: StatCache | None) -> Digest | None:
+    if cache is None:
+        return None
     try:
-        return hash_path(path)
+        info = os.stat(path)
+    except OSError:
+        return None
+    return cache.lookup(path.absolute(), info) if stat.S_ISREG(info.st_mode) else None
+
+
+def _timed_hash(path: Path) -> tuple[Digest, os.stat_result | None, int] | OSError:
+    started = now_ns()
+    try:
+        info = os.stat(path)
+        digest = hash_path(path)
+    except OSError as exc:
+        return exc
+    return digest, info if stat.S_ISREG(info.st_mode) else None, started
+
+
+def _hash_or_error(path: Path, cache: StatCache | None = None) -> Digest | OSError:
+    try:
+        return hash_path(path, cache)
     except OSError as exc:
         return exc
 

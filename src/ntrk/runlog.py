@@ -23,7 +23,7 @@ STORE_DIR = ".ntrk"
 LOG_NAME = "runs.jsonl"
 LOG_RELPATH = f"{STORE_DIR}/{LOG_NAME}"
 GITATTRIBUTES = f"{LOG_NAME} merge=union\n"
-GITIGNORE = "# Derived files that ntrk rebuilds at will; never commit them.\nindex.sqlite*\n"
+GITIGNORE = "# Derived files that ntrk rebuilds at will; never commit them.\n*.sqlite*\n"
 _MAX_WARNINGS = 5
 
 

@@ -34,7 +34,7 @@ def trace(target: Path) -> Lineage:
             raise _not_found(target, repo)
         rec, output, position = start
         steps = walk(history, rec, output, position)
-    return Lineage(steps, WorkTree(repo.root) if repo else None)
+    return Lineage(steps, WorkTree.with_cache(repo.root) if repo else None)
 
 
 def resolve(

@@ -20,6 +20,7 @@ from ntrk.errors import NtrkError
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.record import FileRef, Record, Script
 from ntrk.repo import Repo
+from ntrk.statcache import StatCache
 from ntrk.worktree import WorkTree
 
 _LISTED_PATHS = 8
@@ -38,14 +39,15 @@ def track(argv: Sequence[str]) -> TrackResult:
     repo = repo_mod.discover(Path.cwd())
     head = repo.head()
     command = classify(argv, config.load(repo.root))
-    _refuse_if_dirty(repo)
-    inputs = _hash_files(repo, command.inputs, "input")
-    start = record.now_precise()
-    result = runner.run(command.argv)
-    if not result.succeeded:
-        _say_not_recorded(command, result)
-        return TrackResult(result.exit_code, None)
-    outputs = _hash_files(repo, command.outputs, "output")
+    with closing(StatCache(repo.root / runlog.STORE_DIR)) as cache:
+        _refuse_if_dirty(repo, cache)
+        inputs = _hash_files(repo, command.inputs, "input", cache)
+        start = record.now_precise()
+        result = runner.run(command.argv)
+        if not result.succeeded:
+            _say_not_recorded(command, result)
+            return TrackResult(result.exit_code, None)
+        outputs = _hash_files(repo, command.outputs, "output", cache)
     if not outputs:
         say("no tracked outputs produced; nothing recorded.")
         return TrackResult(0, None)
@@ -81,10 +83,10 @@ def _next_step(repo: Repo) -> str:
     return f"commit {runlog.LOG_RELPATH} to keep it (git add {runlog.STORE_DIR} && git commit)."
 
 
-def _refuse_if_dirty(repo: Repo) -> None:
+def _refuse_if_dirty(repo: Repo, cache: StatCache) -> None:
     dirty = repo.dirty_paths()
     if dirty:
-        dirty = _unexplained_changes(repo, dirty)
+        dirty = _unexplained_changes(repo, dirty, cache)
     if not dirty:
         return
     listed = ", ".join(dirty[:_LISTED_PATHS])
@@ -97,13 +99,13 @@ def _refuse_if_dirty(repo: Repo) -> None:
     )
 
 
-def _unexplained_changes(repo: Repo, dirty: list[str]) -> list[str]:
+def _unexplained_changes(repo: Repo, dirty: list[str], cache: StatCache) -> list[str]:
     """The dirty paths that are not simply outputs of recorded runs, as they were recorded.
 
     An intermediate file of a pipeline is untracked (or modified) only because a recorded run
     wrote it; when it still has the bytes recorded last for its path, it is no code change.
     """
-    worktree = WorkTree(repo.root)
+    worktree = WorkTree(repo.root, cache)
     explained: set[str] = set()
     with closing(index.open_index(repo.root, repo.git)) as history:
         for path in dirty:
@@ -123,7 +125,7 @@ def _self_and_parents(path: str) -> list[str]:
     return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
 
 
-def _hash_files(repo: Repo, tokens: Sequence[str], role: str) -> list[FileRef]:
+def _hash_files(repo: Repo, tokens: Sequence[str], role: str, cache: StatCache) -> list[FileRef]:
     """Hash the named files inside the work tree; warn about and skip the others."""
     named: list[tuple[str, str]] = []
     for token in tokens:
@@ -134,7 +136,7 @@ def _hash_files(repo: Repo, tokens: Sequence[str], role: str) -> list[FileRef]:
             warn(f"{role} not found, not tracked: {token}")
         else:
             named.append((token, relpath))
-    digests = hash_many([Path(token) for token, _ in named])
+    digests = hash_many([Path(token) for token, _ in named], cache)
     refs = []
     for (token, relpath), digest in zip(named, digests, strict=True):
         if isinstance(digest, NotHashable):

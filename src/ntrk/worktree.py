@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ntrk.hashing import Digest, hash_path
+from ntrk.repo import NTRK_DIR
+from ntrk.statcache import StatCache
 
 MISSING = " [missing]"
 MODIFIED = " [modified]"
@@ -20,7 +22,13 @@ class WorkTree:
     """The files of a work tree, hashed at most once per path per command."""
 
     root: Path
+    cache: StatCache | None = None
     _digests: dict[str, Digest | None] = field(default_factory=dict)
+
+    @classmethod
+    def with_cache(cls, root: Path) -> WorkTree:
+        """A work tree whose files are hashed through the repository's stat cache."""
+        return cls(root, StatCache(root / NTRK_DIR))
 
     def inside(self, relpath: str) -> Path | None:
         """The absolute path of `relpath` if it stays inside the work tree, else None."""
@@ -53,6 +61,6 @@ class WorkTree:
         if path is None:
             return None
         try:
-            return hash_path(path)
+            return hash_path(path, self.cache)
         except OSError:
             return None

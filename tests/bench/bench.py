@@ -148,26 +148,61 @@ def bench_dirty(quick: bool) -> None:
 
 
 def bench_trace(quick: bool) -> None:
-    """`nt trace` of a depth-100 chain in a large history, with 0.1.0 where available."""
-    sizes = [1_000, 10_000] if quick else [1_000, 100_000]
+    """`nt trace` of a depth-100 chain: cold (index built), warm, after one new record."""
+    sizes = [1_000, 10_000] if quick else [1_000, 100_000, 1_000_000]
     seed = seed_wheel()
-    rows = [("records", "nt trace (s)", "0.1.0 trace (s)", "json.loads every line (s)")]
+    imports = median_time(partial(run, [sys.executable, "-c", "import click, pygit2"], Path.cwd()))
+    rows = [("records", "cold (s)", "warm (s)", "+1 record (s)", "warm RSS (MB)",
+             "0.1.0 (s)", "json.loads all (s)", "warm / import floor", "cold / json")]  # fmt: skip
     for records in sizes:
         with scratch() as base:
             root = new_repo(base / "repo")
             target = synthetic_log(root, records, depth=100)
-            ours = median_time(partial(run, [NT, "trace", target], root))
-            result = run([NT, "trace", target], root)
+            argv = [NT, "trace", target]
+            cold = median_time(partial(cold_trace, root, argv), 1 if records >= 1_000_000 else 3)
+            warm = median_time(partial(run, argv, root))
+            result = run(argv, root)
             assert result.returncode == 0 and len(result.stdout.splitlines()) == 100, result
+            rss = peak_rss_mb(argv, root)
+            append_one(root)
+            plus_one = median_time(partial(run, argv, root), 1)
             old = "n/a"
-            if seed is not None:
-                argv = [sys.executable, "-c", "from ntrk.cli import main; main()", "trace", target]
+            if seed is not None and records <= 100_000:
+                old_argv = [sys.executable, "-c", "from ntrk.cli import main; main()", *argv[1:]]
                 env = {**GIT_ENV, "PYTHONPATH": str(seed)}
-                old = f"{median_time(partial(run, argv, root, env)):.3f}"
+                old = f"{median_time(partial(run, old_argv, root, env), 1):.3f}"
             lines = (root / ".ntrk" / "runs.jsonl").read_bytes().splitlines()
-            parse = median_time(partial(parse_lines, lines), 3)
-            rows.append((f"{records:,}", f"{ours:.3f}", old, f"{parse:.3f}"))
-    table("trace of a depth-100 chain (median of 5, wall clock)", rows)
+            parse = median_time(partial(parse_lines, lines), 1)
+            del lines
+            rows.append((f"{records:,}", f"{cold:.3f}", f"{warm:.3f}", f"{plus_one:.3f}",
+                         f"{rss:.0f}", old, f"{parse:.3f}", f"{warm / imports:.2f}x",
+                         f"{cold / parse:.2f}x"))  # fmt: skip
+    table(f"trace, depth 100 (import click, pygit2: {imports:.3f} s)", rows)
+
+
+def cold_trace(root: Path, argv: list[str]) -> None:
+    for path in (root / ".ntrk").glob("index.sqlite*"):
+        path.unlink()
+    run(argv, root)
+
+
+def append_one(root: Path) -> None:
+    """One more record at the end of the log, as `nt track` would add it."""
+    log = root / ".ntrk" / "runs.jsonl"
+    last = json.loads(log.read_bytes().splitlines()[-1])
+    last["id"] = "f" * 32
+    with log.open("a", encoding="utf-8") as stream:
+        stream.write(json.dumps(last, sort_keys=True) + "\n")
+
+
+def peak_rss_mb(argv: list[str], cwd: Path) -> float:
+    """Peak resident memory of a command, from getrusage of the child."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    run(argv, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024
 
 
 def bench_track(quick: bool) -> None:
