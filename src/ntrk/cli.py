@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -200,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report_internal_error(error: Exception) -> int:
+    import tempfile
+    import traceback
+
     with tempfile.NamedTemporaryFile(
         "w", prefix="ntrk-crash-", suffix=".log", delete=False, encoding="utf-8"
     ) as log:
