@@ -76,7 +76,15 @@ def track(ctx: click.Context, argv: Sequence[str]) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-def trace(file: Path) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "dot", "mermaid"]),
+    default="text",
+    show_default=True,
+    help="text: one line per step; json: the whole graph; dot: Graphviz; mermaid: Markdown.",
+)
+def trace(file: Path, fmt: str) -> None:
     """Show how FILE was made, raw inputs first, FILE last.
 
     One line per step: inputs -> script @ commit -> output. A file that changed since it was
@@ -84,12 +92,13 @@ def trace(file: Path) -> None:
 
     \b
     nt trace results/model.rds
+    nt trace results/model.rds --format json | jq '.steps[].command'
+    nt trace results/model.rds --format dot | dot -Tsvg > lineage.svg
     """
-    from ntrk.render import text_lines
+    from ntrk.render import render
     from ntrk.trace import trace as trace_file
 
-    for line in text_lines(trace_file(file)):
-        click.echo(line)
+    click.echo(render(trace_file(file), fmt), nl=False)
 
 
 @cli.command()
@@ -113,6 +122,130 @@ def sync(remote: str | None, dry_run: bool) -> None:
     for change in report.configured:
         say(f"{'would set' if dry_run else 'set'} {change}")
     click.echo(report.summary(dry_run))
+
+
+@cli.command("status")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
+def status_command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Say which recorded outputs are out of date, and why.
+
+    For the newest run that wrote each output (or each PATH): missing, modified (changed
+    since the run), stale (an input or the script changed, or an upstream output is not ok),
+    or ok. Exits 0 when everything is ok and 1 otherwise, so CI can use it.
+
+    \b
+    nt status
+    nt status results/model.rds --json
+    """
+    import json
+
+    from ntrk import repo as repo_mod
+    from ntrk import status as status_mod
+
+    repo = repo_mod.discover(Path.cwd())
+    wanted = [_relpath(repo, path) for path in paths] or None
+    results = status_mod.status(repo, wanted)
+    if as_json:
+        click.echo(json.dumps([entry.as_json() for entry in results], indent=2))
+    else:
+        for line in status_mod.render(results):
+            click.echo(line)
+    click.get_current_context().exit(0 if all(r.state == "ok" for r in results) else 1)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the plan; run nothing.")
+@click.option("--verify", is_flag=True, help="Compare each new output with the recorded one.")
+@click.option("--all", "everything", is_flag=True, help="Re-run every step, not only stale ones.")
+@click.option("--yes", is_flag=True, help="Run the plan without asking.")
+def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) -> None:
+    """Make FILE again by re-running the recorded steps that lead to it.
+
+    Only steps whose output is not ok (see nt status) run, roots first, unless --all. The plan
+    is always shown first: commands come from records, which may come from other clones, so
+    nothing runs without an answer at the terminal or --yes. Each step is an ordinary nt track
+    at the current commit. --verify reports, per output, reproduced or differs (exit 1).
+
+    \b
+    nt rerun results/model.rds --dry-run
+    nt rerun results/model.rds --all --verify --yes
+    """
+    from ntrk import repo as repo_mod
+    from ntrk import rerun as rerun_mod
+    from ntrk.record import Record
+    from ntrk.track import track as run_tracked
+
+    repo = repo_mod.discover(Path.cwd())
+    planned = rerun_mod.plan(repo, file, everything)
+    if not planned:
+        click.echo(f"{file} is up to date; nothing to run (--all runs every step anyway)")
+        return
+    click.echo(f"plan: {len(planned)} step(s) to make {file} again")
+    for line in rerun_mod.describe(planned):
+        click.echo(f"  {line}")
+    if dry_run:
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise NtrkError(
+                "refusing to run commands from records without consent",
+                "read the plan above, then rerun with --yes",
+            )
+        if not click.confirm("run these commands?", default=False):
+            raise NtrkError("nothing was run", "answer y, or pass --yes")
+
+    def run_step(argv: list[str]) -> tuple[int, Record | None]:
+        result = run_tracked(argv)
+        return result.exit_code, result.record
+
+    verdicts = rerun_mod.execute(repo, planned, run_step)
+    if verify:
+        for verdict in verdicts:
+            word = "reproduced" if verdict.reproduced else "differs"
+            now = (verdict.new_md5 or "missing")[:8]
+            detail = (
+                "" if verdict.reproduced else f"  (recorded {verdict.recorded_md5[:8]}, now {now})"
+            )
+            click.echo(f"{word:<10} {verdict.path}{detail}")
+        if not all(verdict.reproduced for verdict in verdicts):
+            click.get_current_context().exit(1)
+
+
+@cli.command("log")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON list.")
+@click.option("-n", "--max-count", type=click.IntRange(min=1), help="Show at most this many.")
+def log_command(path: Path | None, as_json: bool, max_count: int | None) -> None:
+    """List recorded runs, newest first: id, time, commit, duration, command, outputs.
+
+    With PATH, only the runs that read or wrote it.
+
+    \b
+    nt log
+    nt log data/clean.csv -n 5
+    nt log --json | jq '.[0].command'
+    """
+    import json
+
+    from ntrk import repo as repo_mod
+    from ntrk import runs
+
+    repo = repo_mod.discover(Path.cwd())
+    found = runs.runs(repo, _relpath(repo, path) if path else None, max_count)
+    if as_json:
+        click.echo(json.dumps([rec.to_dict() for rec in found], indent=2, ensure_ascii=False))
+    else:
+        for rec in found:
+            click.echo(runs.oneline(rec))
+
+
+def _relpath(repo: Any, path: Path) -> str:
+    relpath = repo.relpath(path)
+    if relpath is None:
+        raise NtrkError(f"{path} is outside the repository", "name a path inside it")
+    return str(relpath)
 
 
 @cli.command("install-hooks")

@@ -4,6 +4,11 @@
     inputs  = ["--source"]
     outputs = ["--dest"]
 
+    [record]
+    hostname = true                          # record the machine's name (off by default)
+    env_vars = ["CUDA_VISIBLE_DEVICES"]      # fingerprint these variables' values
+    env_command = "pip freeze"               # fingerprint this command's output
+
 Configured flags are added to the built-ins, never replace them, so the conventional flags keep
 working in every repository. A malformed file is an error (naming file, line and column) rather
 than silently ignored, since ignoring it would record runs with the wrong inputs.
@@ -22,7 +27,7 @@ from ntrk.errors import NtrkError
 CONFIG_NAME = "ntrk.toml"
 DEFAULT_INPUT_FLAGS = frozenset({"-i", "--in", "--input"})
 DEFAULT_OUTPUT_FLAGS = frozenset({"-o", "--out", "--output"})
-_KNOWN = {"flags": {"inputs", "outputs"}}
+_KNOWN = {"flags": {"inputs", "outputs"}, "record": {"hostname", "env_vars", "env_command"}}
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class Config:
 
     input_flags: frozenset[str] = DEFAULT_INPUT_FLAGS
     output_flags: frozenset[str] = DEFAULT_OUTPUT_FLAGS
+    hostname: bool = False
+    env_vars: tuple[str, ...] = ()
+    env_command: str | None = None
 
 
 def load(root: Path) -> Config:
@@ -52,13 +60,35 @@ def load(root: Path) -> Config:
         # tomllib's message already ends in "(at line L, column C)".
         raise NtrkError(f"{CONFIG_NAME}: {exc}", f"fix the TOML syntax in {path}") from exc
     _warn_unknown_keys(data)
-    flags = data.get("flags", {})
-    if not isinstance(flags, dict):
-        raise NtrkError(f"{CONFIG_NAME}: [flags] is not a table", "write it as [flags]")
+    flags, recording = _table(data, "flags"), _table(data, "record")
+    hostname = recording.get("hostname", False)
+    env_vars = recording.get("env_vars", [])
+    env_command = recording.get("env_command")
+    if not isinstance(hostname, bool):
+        raise NtrkError(f"{CONFIG_NAME}: record.hostname must be true or false", "fix its value")
+    if not isinstance(env_vars, list) or not all(isinstance(v, str) for v in env_vars):
+        raise NtrkError(
+            f"{CONFIG_NAME}: record.env_vars must be a list of names", 'write env_vars = ["NAME"]'
+        )
+    if env_command is not None and not (isinstance(env_command, str) and env_command.strip()):
+        raise NtrkError(
+            f"{CONFIG_NAME}: record.env_command must be a command line",
+            'write env_command = "pip freeze"',
+        )
     return Config(
         input_flags=DEFAULT_INPUT_FLAGS | _flag_list(flags, "inputs"),
         output_flags=DEFAULT_OUTPUT_FLAGS | _flag_list(flags, "outputs"),
+        hostname=hostname,
+        env_vars=tuple(env_vars),
+        env_command=env_command,
     )
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise NtrkError(f"{CONFIG_NAME}: [{name}] is not a table", f"write it as [{name}]")
+    return value
 
 
 def _flag_list(flags: dict[str, Any], key: str) -> frozenset[str]:

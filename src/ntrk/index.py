@@ -106,10 +106,19 @@ class LineageIndex:
         row = self._db.execute(query + " ORDER BY r.pos DESC LIMIT 1", params).fetchone()
         return None if row is None else Produced(float(row[0]), path, row[1])
 
-    def records(self) -> Iterator[Record]:
-        """Every record, in walk order (parses each: for tests and exports, not the walk)."""
-        for (text,) in self._db.execute("SELECT json FROM records ORDER BY pos"):
+    def records(self, newest_first: bool = False) -> Iterator[Record]:
+        """Every record, in walk order (parses each: for listings and tests, not the walk)."""
+        order = "DESC" if newest_first else "ASC"
+        for (text,) in self._db.execute(f"SELECT json FROM records ORDER BY pos {order}"):
             yield record_mod.parse_json(text)
+
+    def latest_outputs(self) -> list[Produced]:
+        """For every path any run wrote, the newest run that wrote it."""
+        rows = self._db.execute(
+            "SELECT p.path, max(r.pos), p.md5 FROM by_path p JOIN records r ON r.rid = p.rid"
+            " GROUP BY p.path ORDER BY p.path"
+        )
+        return [Produced(float(pos), path, md5) for path, pos, md5 in rows]
 
 
 def empty() -> LineageIndex:

@@ -116,8 +116,12 @@ def create(
     outputs: Sequence[FileRef],
     start: str,
     duration: float,
+    context: Mapping[str, Any] | None = None,
 ) -> Record:
-    """Build a new record for a run that just finished successfully."""
+    """Build a new record for a run that just finished successfully.
+
+    `context` adds optional fields describing where it ran (platform, python, hostname, env).
+    """
     data: dict[str, Any] = {
         "v": SCHEMA_VERSION,
         "id": uuid.uuid4().hex,
@@ -133,6 +137,7 @@ def create(
         "start": start,
         "duration": round(duration, 6),
         "exit": 0,
+        **(context or {}),
     }
     return parse(data)
 

@@ -12,7 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import config, index, notes, record, runlog, runner, sidecar
+from ntrk import config, context, index, notes, record, runlog, runner, sidecar
 from ntrk import repo as repo_mod
 from ntrk.command import ClassifiedCommand, classify
 from ntrk.console import say, warn
@@ -38,7 +38,8 @@ def track(argv: Sequence[str]) -> TrackResult:
     """Run `argv` in the current directory and record its lineage."""
     repo = repo_mod.discover(Path.cwd())
     head = repo.head()
-    command = classify(argv, config.load(repo.root))
+    settings = config.load(repo.root)
+    command = classify(argv, settings)
     with closing(StatCache(repo.root / runlog.STORE_DIR)) as cache:
         _refuse_if_dirty(repo, cache)
         inputs = _hash_files(repo, command.inputs, "input", cache)
@@ -61,6 +62,7 @@ def track(argv: Sequence[str]) -> TrackResult:
         outputs=outputs,
         start=start,
         duration=result.duration,
+        context=context.describe(settings),
     )
     runlog.append(repo.root, [rec])
     _write_sidecars(repo, rec)
