@@ -120,7 +120,7 @@ def find(start: Path) -> Repo | None:
 
 def _open_error(exc: pygit2.GitError, path: Path) -> NtrkError:
     message = str(exc)
-    if "owner" in message or "safe.directory" in message:
+    if "owned" in message or "owner" in message or "safe.directory" in message:
         location = str(path).removesuffix("/").removesuffix("/.git")
         return NtrkError(
             f"the repository at {location} is owned by another user",
