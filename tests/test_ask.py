@@ -80,8 +80,9 @@ def test_status_of_a_deep_chain(repo: Path, cli) -> None:
 
     depth = 2000
     (repo / ".ntrk").mkdir()
-    records = [v1_record(i, [(f"f{i}", b"%d" % i)], [(f"f{i + 1}", b"%d" % (i + 1))])
-               for i in range(depth)]  # fmt: skip
+    records = [
+        v1_record(i, [(f"f{i}", b"%d" % i)], [(f"f{i + 1}", b"%d" % (i + 1))]) for i in range(depth)
+    ]
     (repo / ".ntrk" / "runs.jsonl").write_text("".join(map(log_line, records)))
     for i in range(depth + 1):
         (repo / f"f{i}").write_bytes(b"%d" % i)
@@ -108,8 +109,13 @@ def test_rerun_dry_run_shows_the_plan_and_runs_nothing(chain: Path, cli) -> None
 
 
 def test_rerun_refuses_without_consent(chain: Path) -> None:
-    done = subprocess.run([NT, "rerun", "final.csv", "--all"], cwd=chain, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [NT, "rerun", "final.csv", "--all"],
+        cwd=chain,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 1
     assert "plan: 2 step(s)" in done.stdout
     assert done.stderr == (
@@ -147,8 +153,10 @@ def test_rerun_verify_differs_for_a_script_that_writes_the_time(repo: Path, cli)
     assert cli("track", "python", "stamp.py", "-o", "stamp.txt").code == 0
     result = cli("rerun", "stamp.txt", "--all", "--yes", "--verify")
     assert result.code == 1
-    assert re.fullmatch(r"differs    stamp\.txt  \(recorded [0-9a-f]{8}, now [0-9a-f]{8}\)",
-                        result.out.splitlines()[-1])  # fmt: skip
+    assert re.fullmatch(
+        r"differs    stamp\.txt  \(recorded [0-9a-f]{8}, now [0-9a-f]{8}\)",
+        result.out.splitlines()[-1],
+    )
 
 
 def test_rerun_runs_each_step_in_its_directory(repo: Path, cli, monkeypatch) -> None:

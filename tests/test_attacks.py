@@ -63,8 +63,12 @@ def test_kill_9_at_random_moments_loses_nothing(repo: Path) -> None:
     torn_lines = 0
     for round_number in range(kills):
         code = f"import time; time.sleep({rng.random() * 0.05}); open('out{round_number}','w')"
-        proc = subprocess.Popen([NT, "track", "python", "-c", code, "-o", f"out{round_number}"],
-                                cwd=repo, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [NT, "track", "python", "-c", code, "-o", f"out{round_number}"],
+            cwd=repo,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(rng.random() * 0.5)
         proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=60)
@@ -78,8 +82,10 @@ def test_kill_9_at_random_moments_loses_nothing(repo: Path) -> None:
     final = check_consistent(repo, set())
     assert final["torn"] == 0
     assert nt(repo, "trace", "outlast").code == 0
-    print(f"kill -9 x{kills}: {final['records']} records, {len(finished)} completed runs kept, "
-          f"{torn_lines} torn-line sightings, 0 left after the next append")  # fmt: skip
+    print(
+        f"kill -9 x{kills}: {final['records']} records, {len(finished)} completed runs kept, "
+        f"{torn_lines} torn-line sightings, 0 left after the next append"
+    )
 
 
 def test_thirty_two_concurrent_runs_repeatedly(repo: Path) -> None:
@@ -87,9 +93,22 @@ def test_thirty_two_concurrent_runs_repeatedly(repo: Path) -> None:
     commit_all(repo, "ignore outputs")
     rounds = 20 if SOAK else 2
     for round_number in range(rounds):
-        procs = [subprocess.Popen([NT, "track", "python", "-c", f"open('out{round_number}_{i}','w')",
-                                   "-o", f"out{round_number}_{i}"], cwd=repo,
-                                  stderr=subprocess.DEVNULL) for i in range(32)]  # fmt: skip
+        procs = [
+            subprocess.Popen(
+                [
+                    NT,
+                    "track",
+                    "python",
+                    "-c",
+                    f"open('out{round_number}_{i}','w')",
+                    "-o",
+                    f"out{round_number}_{i}",
+                ],
+                cwd=repo,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(32)
+        ]
         assert all(proc.wait(timeout=180) == 0 for proc in procs)
         state = check_consistent(repo, set())
         assert state["records"] == state["notes"] == 32 * (round_number + 1)
@@ -108,8 +127,12 @@ def hostile_log(root: Path) -> list[dict[str, object]]:
         rec = v1_record(index, [("good.csv", b"g")], [("placeholder", b"p")])
         rec["outputs"] = [{"path": path, "md5": "d" * 32, "size": 1}]
         records.append(rec)
-    records.append({**v1_record(50, [], [("typed.csv", b"t")]), "outputs": [{"path": "typed.csv",
-                    "md5": "d" * 32, "size": "1"}]})  # fmt: skip
+    records.append(
+        {
+            **v1_record(50, [], [("typed.csv", b"t")]),
+            "outputs": [{"path": "typed.csv", "md5": "d" * 32, "size": "1"}],
+        }
+    )
     records.append({**v1_record(51, [], [("big.csv", b"b")]), "command": ["x" * 5_000_000]})
     records.append(v1_record(0, [], [("dup.csv", b"d")]))  # a duplicate id
     (root / ".ntrk").mkdir(exist_ok=True)
@@ -129,8 +152,13 @@ def test_hostile_log_never_escapes_the_work_tree(repo: Path) -> None:
     assert first.out == "(no tracked inputs) -> step.py @ aaaaaaa -> good.csv\n"
     assert "names a path outside the repository" in first.err
     assert "nested too deeply" in first.err or "more invalid lines skipped" in first.err
-    for argv in (["trace", "good.csv"], ["status"], ["log"], ["trace", "good.csv", "--format",
-                 "json"], ["rerun", "good.csv", "--all", "--dry-run"]):  # fmt: skip
+    for argv in (
+        ["trace", "good.csv"],
+        ["status"],
+        ["log"],
+        ["trace", "good.csv", "--format", "json"],
+        ["rerun", "good.csv", "--all", "--dry-run"],
+    ):
         done = subprocess.run([NT, *argv], cwd=repo, capture_output=True, text=True, timeout=60)
         assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
         assert "/etc/passwd" not in done.stdout and "dup.csv" not in done.stdout
@@ -155,8 +183,9 @@ def test_symlink_and_fifo_outputs_are_never_read(repo: Path, cli, tmp_path: Path
 def test_cycle_and_self_loop_finish(repo: Path, cli) -> None:
     loop = v1_record(1, [("x", b"1")], [("x", b"1")])
     (repo / ".ntrk").mkdir()
-    (repo / ".ntrk" / "runs.jsonl").write_text(log_line(loop) + log_line(v1_record(
-        2, [("x", b"1")], [("x", b"1")])))  # fmt: skip
+    (repo / ".ntrk" / "runs.jsonl").write_text(
+        log_line(loop) + log_line(v1_record(2, [("x", b"1")], [("x", b"1")]))
+    )
     (repo / "x").write_bytes(b"1")
     assert cli("trace", "x").code == 0
     assert cli("status").code == 0
@@ -181,8 +210,14 @@ def test_any_note_line_is_a_record_or_a_clean_rejection(raw: bytes) -> None:
 
 
 def test_foreign_notes_and_notes_on_blobs(repo: Path, cli) -> None:
-    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], input="data", cwd=repo,
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        input="data",
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     git(repo, "notes", "--ref=ntrk", "add", "-m", "a person's own words", "HEAD")
     head = git(repo, "rev-parse", "HEAD").strip()
     line = notes.format_line(record.parse(v1_record(5, [], [("n.csv", b"n")], commit=head)))
@@ -207,8 +242,13 @@ def test_repository_owned_by_another_user_names_safe_directory(unprivileged) -> 
     commit_all(root, "init")
     (base / "home").mkdir()
     give_to_nobody(base / "home")
-    done = subprocess.run([*prefix, NT, "track", "true"], cwd=root, capture_output=True,
-                          text=True, env={"HOME": str(base / "home"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    done = subprocess.run(
+        [*prefix, NT, "track", "true"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"HOME": str(base / "home"), "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 1
     assert f"the repository at {root} is owned by another user" in done.stderr
     assert f"git config --global --add safe.directory {root}" in done.stderr

@@ -57,9 +57,11 @@ def test_ntrk_and_nt_are_the_same_program(tmp_path: Path) -> None:
 
 def test_shell_completion_script(tmp_path: Path) -> None:
     done = subprocess.run(
-        [NT], env={"_NT_COMPLETE": "bash_source", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [NT],
+        env={"_NT_COMPLETE": "bash_source", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0
     assert "complete " in done.stdout and "_nt_completion" in done.stdout
 
@@ -67,10 +69,15 @@ def test_shell_completion_script(tmp_path: Path) -> None:
 def test_shell_completion_of_commands() -> None:
     done = subprocess.run(
         [NT],
-        env={"_NT_COMPLETE": "bash_complete", "COMP_WORDS": "nt tr", "COMP_CWORD": "1",
-             "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True,
-    )  # fmt: skip
+        env={
+            "_NT_COMPLETE": "bash_complete",
+            "COMP_WORDS": "nt tr",
+            "COMP_CWORD": "1",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+    )
     assert "trace" in done.stdout and "track" in done.stdout
 
 

@@ -46,8 +46,13 @@ def test_commit_carries_the_log_and_the_sidecar(hooked: Path) -> None:
     git(hooked, "commit", "-q", "-m", "results")
     assert len(committed_log(hooked)) == 1
     files = git(hooked, "show", "--name-only", "--format=", "HEAD").split()
-    assert sorted(files) == [".clean.csv.ntrk", ".ntrk/.gitattributes", ".ntrk/.gitignore",
-                             ".ntrk/runs.jsonl", "clean.csv"]  # fmt: skip
+    assert sorted(files) == [
+        ".clean.csv.ntrk",
+        ".ntrk/.gitattributes",
+        ".ntrk/.gitignore",
+        ".ntrk/runs.jsonl",
+        "clean.csv",
+    ]
     assert git(hooked, "status", "--porcelain") == ""
 
 
@@ -91,8 +96,9 @@ def test_commit_from_a_subdirectory(hooked: Path) -> None:
 
 def test_nothing_staged_still_stops_before_the_hook(hooked: Path) -> None:
     record_one(hooked)
-    done = subprocess.run(["git", "commit", "-q", "-m", "nothing"], cwd=hooked,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "nothing"], cwd=hooked, capture_output=True, text=True
+    )
     assert done.returncode != 0  # git's own rule; nt track's message says to git add .ntrk
     assert committed_log(hooked) == []
 
@@ -109,8 +115,9 @@ def test_ignored_store_warns_and_stages_nothing(hooked: Path) -> None:
     record_one(hooked)
     (hooked / "x.txt").write_text("x")
     git(hooked, "add", "x.txt")
-    done = subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=hooked, capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "x"], cwd=hooked, capture_output=True, text=True
+    )
     assert done.returncode == 0
     assert done.stderr.count(".ntrk/runs.jsonl is ignored by git") == 1
     assert committed_log(hooked) == []
@@ -123,8 +130,9 @@ def test_missing_ntrk_warns_and_lets_the_commit_through(hooked: Path) -> None:
     (hooked / "x.txt").write_text("x")
     git(hooked, "add", "x.txt")
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=hooked, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "x"], cwd=hooked, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0
     assert "ntrk: not installed, so the lineage log was not staged" in done.stderr
 
@@ -146,8 +154,9 @@ def test_foreign_hook_is_kept_and_chained(repo: Path, exit_code: int) -> None:
     record_one(repo)
     (repo / "x.txt").write_text("x")
     git(repo, "add", "x.txt")
-    done = subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=repo, capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "x"], cwd=repo, capture_output=True, text=True
+    )
     assert (repo / "foreign.log").read_text() == "foreign-ran\n"
     if exit_code:
         assert done.returncode != 0 and committed_log(repo) == []
@@ -231,8 +240,9 @@ def test_pre_push_hook_syncs_notes(repo: Path, tmp_path: Path) -> None:
     git(repo, "remote", "add", "origin", str(server))
     install(repo, "--push-notes")
     record_one(repo)
-    done = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        ["git", "push", "-q", "origin", "main"], cwd=repo, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "notes synced with origin" in done.stderr
     assert git(server, "rev-parse", "refs/notes/ntrk", check=False).strip()
@@ -249,8 +259,9 @@ def test_pre_push_failure_does_not_block_the_push(repo: Path, tmp_path: Path) ->
     git(repo, "remote", "add", "origin", str(server))
     install(repo, "--push-notes")
     record_one(repo)
-    done = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        ["git", "push", "-q", "origin", "main"], cwd=repo, capture_output=True, text=True
+    )
     assert done.returncode == 0
     assert "notes not synced with origin" in done.stderr
     assert git(server, "rev-parse", "main").strip() == git(repo, "rev-parse", "main").strip()
@@ -270,8 +281,20 @@ def test_pre_commit_framework_manifest_names_a_real_command() -> None:
 def test_wheel_ships_the_hooks_and_installs_them(tmp_path: Path, hermetic_git: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
-                    str(dist), str(root)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = dist.glob("ntrk-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "ntrk/hooks/pre-commit" in names and "ntrk/hooks/pre-push" in names
@@ -287,15 +310,17 @@ def test_wheel_ships_the_hooks_and_installs_them(tmp_path: Path, hermetic_git: P
     commit_all(fresh, "init")
     installed_nt = str(venv / "bin" / "nt")
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([installed_nt, "install-hooks"], cwd=fresh, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [installed_nt, "install-hooks"], cwd=fresh, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert (
         f"NTRK_PYTHON='{venv}/bin/python" in (fresh / ".git" / "hooks" / "pre-commit").read_text()
     )
     copy = ["sh", "-c", "cp a.txt b.txt", "sh", "-i", "a.txt", "-o", "b.txt"]
-    done = subprocess.run([installed_nt, "track", *copy], cwd=fresh, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [installed_nt, "track", *copy], cwd=fresh, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     git(fresh, "add", "b.txt")
     subprocess.run(["git", "commit", "-q", "-m", "b"], cwd=fresh, env=env, check=True)

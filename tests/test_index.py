@@ -62,8 +62,9 @@ def test_new_records_are_read_from_where_the_index_stopped(repo: Path, cli, monk
 
 
 def test_rewritten_log_is_read_again(repo: Path, cli) -> None:
-    records = [v1_record(i, [(f"f{i}", b"%d" % i)], [(f"f{i + 1}", b"%d" % (i + 1))])
-               for i in range(6)]  # fmt: skip
+    records = [
+        v1_record(i, [(f"f{i}", b"%d" % i)], [(f"f{i + 1}", b"%d" % (i + 1))]) for i in range(6)
+    ]
     log = repo / ".ntrk" / "runs.jsonl"
     log.parent.mkdir()
     log.write_text("".join(map(log_line, records)))
@@ -130,10 +131,18 @@ def test_concurrent_traces_and_tracks_agree(repo: Path) -> None:
     (repo / ".gitignore").write_text("out*\n")
     commit_all(repo, "ignore")
     code = "import sys; open(sys.argv[2], 'w').write(sys.argv[2])"
-    procs = [subprocess.Popen([NT, "track", "python", "-c", code, "-o", f"out{i}"], cwd=repo,
-                              stderr=subprocess.PIPE) for i in range(8)]  # fmt: skip
-    procs += [subprocess.Popen([NT, "trace", "raw.csv"], cwd=repo, stderr=subprocess.PIPE,
-                               stdout=subprocess.PIPE) for _ in range(8)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [NT, "track", "python", "-c", code, "-o", f"out{i}"], cwd=repo, stderr=subprocess.PIPE
+        )
+        for i in range(8)
+    ]
+    procs += [
+        subprocess.Popen(
+            [NT, "trace", "raw.csv"], cwd=repo, stderr=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        for _ in range(8)
+    ]
     for proc in procs:
         proc.wait(timeout=120)
         err = proc.stderr.read() if proc.stderr else b""
@@ -173,8 +182,13 @@ def test_read_only_store_answers_from_memory(unprivileged, hermetic_git) -> None
     (base / ".gitconfig").write_text((hermetic_git / ".gitconfig").read_text())
     give_to_nobody(base)
     (root / ".ntrk").chmod(0o555)
-    done = subprocess.run([*prefix, NT, "trace", "a"], cwd=root, capture_output=True, text=True,
-                          env={"HOME": str(base), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    done = subprocess.run(
+        [*prefix, NT, "trace", "a"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"HOME": str(base), "PATH": "/usr/bin:/bin"},
+    )
     (root / ".ntrk").chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"(no tracked inputs) -> step.py @ {head[:7]} -> a\n"

@@ -98,8 +98,10 @@ def test_notes_commit_has_identity_and_message(repo: Path, cli) -> None:
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     (rec,) = read_log(repo)
     shown = git(repo, "log", "-1", "--format=%an <%ae>|%cn|%s", notes.NOTES_REF).strip()
-    assert shown == f"Test User <test@example.com>|Test User|ntrk: record {rec['id'][:8]} " \
-        "(python step.py -i raw.csv -o clean.csv)"  # fmt: skip
+    assert (
+        shown == f"Test User <test@example.com>|Test User|ntrk: record {rec['id'][:8]} "
+        "(python step.py -i raw.csv -o clean.csv)"
+    )
 
 
 def test_fallback_identity_without_user_config(repo: Path, hermetic_git: Path) -> None:
@@ -170,8 +172,14 @@ def test_concurrently_moved_ref_is_not_overwritten(repo: Path, monkeypatch) -> N
 
 
 def test_notes_ref_pointing_at_a_blob_is_ignored(repo: Path, cli) -> None:
-    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], input="junk", cwd=repo,
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        input="junk",
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     git(repo, "update-ref", notes.NOTES_REF, blob)
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     assert cli("trace", "clean.csv").code == 0
@@ -212,8 +220,9 @@ def test_read_only_git_dir_keeps_the_run_and_sync_mirrors_it_later(
     objects.chmod(0o555)
     env = {"HOME": str(base), "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1"}
     argv = ["/bin/sh", "-c", "cp raw.csv copy.csv", "sh", "-i", "raw.csv", "-o", "copy.csv"]
-    done = subprocess.run([*prefix, NT, "track", *argv], cwd=root, env=env, capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        [*prefix, NT, "track", *argv], cwd=root, env=env, capture_output=True, text=True
+    )
     objects.chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("cannot write the git note") == 1

@@ -27,11 +27,17 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
     (script,) = blocks(quickstart, "bash")
     (expected,) = blocks(quickstart, "text")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
-    commit = subprocess.run(["git", "rev-parse", "--short=7", "HEAD~1"], cwd=tmp_path / "demo",
-                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=7", "HEAD~1"],
+        cwd=tmp_path / "demo",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert done.stdout == expected.replace("1a2b3c4", commit)
 
 

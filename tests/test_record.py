@@ -136,9 +136,15 @@ def test_any_json_object_is_a_record_or_a_clean_rejection(overrides: dict[str, o
 
 def test_create_builds_a_parseable_record() -> None:
     rec = record.create(
-        commit="c" * 40, branch="HEAD", cwd=".", script=None, command=["true"],
-        inputs=[], outputs=[record.FileRef("o", "d41d8cd98f00b204e9800998ecf8427e", 0)],
-        start=record.now_precise(), duration=0.5,
-    )  # fmt: skip
+        commit="c" * 40,
+        branch="HEAD",
+        cwd=".",
+        script=None,
+        command=["true"],
+        inputs=[],
+        outputs=[record.FileRef("o", "d41d8cd98f00b204e9800998ecf8427e", 0)],
+        start=record.now_precise(),
+        duration=0.5,
+    )
     assert record.parse_json(rec.line) == rec
     assert rec.to_dict()["exit"] == 0 and rec.to_dict()["duration"] == 0.5

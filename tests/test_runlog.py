@@ -87,8 +87,9 @@ def test_full_disk_leaves_nothing_half_written(tmp_path: Path) -> None:
     runlog.append(tmp_path, [make(1)])
     before = runlog.log_path(tmp_path).read_bytes()
     script = FULL_DISK.format(tests=str(Path(__file__).parent))
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True
+    )
     assert "cannot write .ntrk/runs.jsonl: " in done.stdout
     assert "nothing was recorded" in done.stdout
     assert runlog.log_path(tmp_path).read_bytes() == before

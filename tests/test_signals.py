@@ -34,8 +34,9 @@ time.sleep(30)
 
 
 def start(repo: Path, code: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([NT, "track", "python", "-c", code, "-o", "out"], cwd=repo,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [NT, "track", "python", "-c", code, "-o", "out"], cwd=repo, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 20
     while not (repo / "started").exists():
         assert time.monotonic() < deadline, "the wrapped command never started"
@@ -64,8 +65,9 @@ def test_command_that_handles_the_signal_is_still_not_recorded(repo: Path) -> No
 
 def test_command_killed_by_signal_exits_128_plus_n(repo: Path) -> None:
     code = "import os, signal; open('out','w'); os.kill(os.getpid(), signal.SIGKILL)"
-    done = subprocess.run([NT, "track", "python", "-c", code, "-o", "out"], cwd=repo,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [NT, "track", "python", "-c", code, "-o", "out"], cwd=repo, capture_output=True, text=True
+    )
     assert done.returncode == 128 + signal.SIGKILL
     assert "killed by SIGKILL" in done.stderr
     assert read_log(repo) == []
@@ -92,9 +94,14 @@ open("count", "w").write(str(count))
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     proc = subprocess.Popen(
-        [NT, "track", "python", "-c", code, "-o", "count"], cwd=repo, stdin=slave,
-        stdout=slave, stderr=slave, start_new_session=True, preexec_fn=take_terminal,
-    )  # fmt: skip
+        [NT, "track", "python", "-c", code, "-o", "count"],
+        cwd=repo,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
     os.close(slave)
     try:
         deadline = time.monotonic() + 20
@@ -111,8 +118,13 @@ open("count", "w").write(str(count))
 
 def test_stdin_and_stdout_belong_to_the_command(repo: Path) -> None:
     code = "import sys; data = sys.stdin.read(); print(data.upper()); open('o','w').write(data)"
-    done = subprocess.run([NT, "track", "python", "-c", code, "-o", "o"], cwd=repo,
-                          input="hello", capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [NT, "track", "python", "-c", code, "-o", "o"],
+        cwd=repo,
+        input="hello",
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0
     assert done.stdout == "HELLO\n"
     assert (repo / "o").read_text() == "hello"

@@ -144,8 +144,9 @@ def test_push_race_is_retried_and_loses_nothing(server: Path, tmp_path: Path, mo
         script.write_text(f'#!/bin/sh\n[ "$1" = refs/notes/ntrk ] && {once} && {land}\nexit 0\n')
     else:
         script = alice / ".git" / "hooks" / "reference-transaction"
-        script.write_text(f"#!/bin/sh\n{once} && git -C {bob} push -q origin refs/notes/ntrk\n"
-                          "exit 0\n")  # fmt: skip
+        script.write_text(
+            f"#!/bin/sh\n{once} && git -C {bob} push -q origin refs/notes/ntrk\nexit 0\n"
+        )
     script.chmod(0o755)
     track(alice, *STEP, "-i", "raw.csv", "-o", "a.csv")
     result = nt(alice, "sync")

@@ -29,10 +29,13 @@ def put(root: Path, name: str, data: bytes) -> None:
 
 
 def test_chain_roots_first(repo: Path, cli) -> None:
-    write_log(repo, [
-        v1_record(0, [("raw.csv", b"r")], [("clean.csv", b"c")]),
-        v1_record(1, [("clean.csv", b"c")], [("final.csv", b"f")], "s2.py"),
-    ])  # fmt: skip
+    write_log(
+        repo,
+        [
+            v1_record(0, [("raw.csv", b"r")], [("clean.csv", b"c")]),
+            v1_record(1, [("clean.csv", b"c")], [("final.csv", b"f")], "s2.py"),
+        ],
+    )
     for name, data in [("raw.csv", b"r"), ("clean.csv", b"c"), ("final.csv", b"f")]:
         put(repo, name, data)
     result = cli("trace", "final.csv")
@@ -49,10 +52,13 @@ def test_no_inputs_and_unknown_script(repo: Path, cli) -> None:
 
 
 def test_markers_modified_and_missing(repo: Path, cli) -> None:
-    write_log(repo, [
-        v1_record(0, [("raw.csv", b"r")], [("clean.csv", b"c")]),
-        v1_record(1, [("clean.csv", b"c")], [("final.csv", b"f")]),
-    ])  # fmt: skip
+    write_log(
+        repo,
+        [
+            v1_record(0, [("raw.csv", b"r")], [("clean.csv", b"c")]),
+            v1_record(1, [("clean.csv", b"c")], [("final.csv", b"f")]),
+        ],
+    )
     put(repo, "raw.csv", b"changed")
     put(repo, "final.csv", b"f")
     assert cli("trace", "final.csv").out == (
@@ -62,8 +68,10 @@ def test_markers_modified_and_missing(repo: Path, cli) -> None:
 
 
 def test_resolution_prefers_sidecar(repo: Path, cli) -> None:
-    recs = [v1_record(0, [], [("out.csv", b"o")], "first.py"),
-            v1_record(1, [], [("out.csv", b"o")], "second.py")]  # fmt: skip
+    recs = [
+        v1_record(0, [], [("out.csv", b"o")], "first.py"),
+        v1_record(1, [], [("out.csv", b"o")], "second.py"),
+    ]
     write_log(repo, recs)
     put(repo, "out.csv", b"o")
     (repo / ".out.csv.ntrk").write_text(json.dumps({**recs[0], "sidecar_for": "out.csv"}))
@@ -71,11 +79,14 @@ def test_resolution_prefers_sidecar(repo: Path, cli) -> None:
 
 
 def test_resolution_exact_then_content_then_path(repo: Path, cli) -> None:
-    write_log(repo, [
-        v1_record(0, [], [("a.csv", b"same")], "exact.py"),
-        v1_record(1, [], [("b.csv", b"same")], "content.py"),
-        v1_record(2, [], [("a.csv", b"old")], "path.py"),
-    ])  # fmt: skip
+    write_log(
+        repo,
+        [
+            v1_record(0, [], [("a.csv", b"same")], "exact.py"),
+            v1_record(1, [], [("b.csv", b"same")], "content.py"),
+            v1_record(2, [], [("a.csv", b"old")], "path.py"),
+        ],
+    )
     put(repo, "a.csv", b"same")
     assert "exact.py" in cli("trace", "a.csv").out  # same path and bytes beats newer
     put(repo, "renamed.csv", b"same")
@@ -88,12 +99,15 @@ def test_resolution_exact_then_content_then_path(repo: Path, cli) -> None:
 
 
 def test_walk_links_to_newest_producer_before_the_step(repo: Path, cli) -> None:
-    write_log(repo, [
-        v1_record(0, [], [("x.csv", b"x")], "old.py"),
-        v1_record(1, [], [("x.csv", b"x")], "newer.py"),
-        v1_record(2, [("x.csv", b"x")], [("y.csv", b"y")], "use.py"),
-        v1_record(3, [], [("x.csv", b"x")], "later.py"),  # re-makes the same bytes afterwards
-    ])  # fmt: skip
+    write_log(
+        repo,
+        [
+            v1_record(0, [], [("x.csv", b"x")], "old.py"),
+            v1_record(1, [], [("x.csv", b"x")], "newer.py"),
+            v1_record(2, [("x.csv", b"x")], [("y.csv", b"y")], "use.py"),
+            v1_record(3, [], [("x.csv", b"x")], "later.py"),  # re-makes the same bytes afterwards
+        ],
+    )
     put(repo, "y.csv", b"y")
     lines = cli("trace", "y.csv").out.splitlines()
     assert lines == [
@@ -103,21 +117,27 @@ def test_walk_links_to_newest_producer_before_the_step(repo: Path, cli) -> None:
 
 
 def test_cycle_in_records_terminates(repo: Path, cli) -> None:
-    write_log(repo, [
-        v1_record(0, [("a", b"1")], [("b", b"2")]),
-        v1_record(1, [("b", b"2")], [("a", b"1")]),
-        v1_record(2, [("a", b"1")], [("b", b"2")]),
-    ])  # fmt: skip
+    write_log(
+        repo,
+        [
+            v1_record(0, [("a", b"1")], [("b", b"2")]),
+            v1_record(1, [("b", b"2")], [("a", b"1")]),
+            v1_record(2, [("a", b"1")], [("b", b"2")]),
+        ],
+    )
     put(repo, "b", b"2")
     assert cli("trace", "b").code == 0
 
 
 def test_deep_chain_has_no_recursion_limit(repo: Path, cli) -> None:
     depth = 3000
-    write_log(repo, [
-        v1_record(i, [(f"f{i}", str(i).encode())], [(f"f{i + 1}", str(i + 1).encode())])
-        for i in range(depth)
-    ])  # fmt: skip
+    write_log(
+        repo,
+        [
+            v1_record(i, [(f"f{i}", str(i).encode())], [(f"f{i + 1}", str(i + 1).encode())])
+            for i in range(depth)
+        ],
+    )
     put(repo, f"f{depth}", str(depth).encode())
     result = cli("trace", f"f{depth}")
     assert result.code == 0 and len(result.out.splitlines()) == depth
@@ -211,8 +231,12 @@ def trace_with_seed(wheel: Path, root: Path, targets: list[str]) -> list[list[ob
     env = {**os.environ, "PYTHONPATH": str(wheel)}
     done = subprocess.run(
         [sys.executable, "-c", SEED_DRIVER, json.dumps(targets)],
-        cwd=root, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -231,8 +255,11 @@ def test_the_seed_driver_really_runs_0_1_0(seed_wheel: Path, repo: Path) -> None
     env = {**os.environ, "PYTHONPATH": str(seed_wheel)}
     done = subprocess.run(
         [sys.executable, "-c", "import ntrk; print(ntrk.__version__)"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == "0.1.0"
 
 

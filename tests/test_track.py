@@ -183,9 +183,16 @@ def test_input_outside_repo_or_missing_is_warned_not_tracked(repo: Path, cli, tm
     outside = tmp_path / "outside.csv"
     outside.write_text("x", encoding="utf-8")
     result = cli(
-        "track", "python", "-c", "open('o','w').write('1')",
-        "-i", str(outside), "ghost.csv", "-o", "o",
-    )  # fmt: skip
+        "track",
+        "python",
+        "-c",
+        "open('o','w').write('1')",
+        "-i",
+        str(outside),
+        "ghost.csv",
+        "-o",
+        "o",
+    )
     assert result.code == 0
     assert f"input outside the repository, not tracked: {outside}" in result.err
     assert "input not found, not tracked: ghost.csv" in result.err
@@ -209,8 +216,7 @@ def make_repo_for(base: Path, home: Path, ignore: str = "") -> Path:
 
 def run_as(prefix: list[str], root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(root.parent)}
-    return subprocess.run([*prefix, NT, *args], cwd=root, env=env, capture_output=True,
-                          text=True)  # fmt: skip
+    return subprocess.run([*prefix, NT, *args], cwd=root, env=env, capture_output=True, text=True)
 
 
 def test_unreadable_input_is_an_error_before_running(unprivileged, hermetic_git) -> None:
@@ -237,8 +243,10 @@ def test_input_that_is_a_fifo_is_not_hashed(repo: Path, cli) -> None:
 
 
 def test_directory_output_gets_a_tree_hash(repo: Path, cli) -> None:
-    code = "import os; os.makedirs('results/sub'); open('results/a','w').write('1'); " \
-        "open('results/sub/b','w').write('22')"  # fmt: skip
+    code = (
+        "import os; os.makedirs('results/sub'); open('results/a','w').write('1'); "
+        "open('results/sub/b','w').write('22')"
+    )
     assert cli("track", "python", "-c", code, "-o", "results/").code == 0
     (rec,) = read_log(repo)
     (out,) = rec["outputs"]
@@ -366,9 +374,15 @@ def test_sidecar_write_failure_keeps_the_log_record(unprivileged, hermetic_git) 
 
 @pytest.mark.parametrize(
     ("name", "ours"),
-    [(".out.csv.ntrk", True), (".out.csv.ntrk.123.tmp", True), ("out.ntrk", False),
-     (".ntrk", False), (".out.ntrk.tmp", False), (".x.ntrk.12.tmpx", False)],
-)  # fmt: skip
+    [
+        (".out.csv.ntrk", True),
+        (".out.csv.ntrk.123.tmp", True),
+        ("out.ntrk", False),
+        (".ntrk", False),
+        (".out.ntrk.tmp", False),
+        (".x.ntrk.12.tmpx", False),
+    ],
+)
 def test_sidecars_and_their_temporary_names_are_ntrk_files(name: str, ours: bool) -> None:
     from ntrk.repo import is_ntrk_file
 

@@ -78,8 +78,13 @@ class Graph:
         key = (entry.path, entry.md5)
         if key not in self.files:
             marker = _marker(worktree, entry.path, entry.md5).strip(" []") or None
-            node = {"id": f"file:{entry.path}@{entry.md5}", "path": entry.path,
-                    "md5": entry.md5, "size": entry.size, "marker": marker}  # fmt: skip
+            node = {
+                "id": f"file:{entry.path}@{entry.md5}",
+                "path": entry.path,
+                "md5": entry.md5,
+                "size": entry.size,
+                "marker": marker,
+            }
             if entry.files is not None:
                 node["files"] = entry.files
             self.files[key] = node

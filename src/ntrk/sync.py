@@ -19,8 +19,14 @@ from ntrk.repo import Repo
 PUSH_ATTEMPTS = 5
 # Every way git says "the remote moved since you looked": matching only one of them is how
 # a peer tool lost notes silently.
-_RACE_MARKERS = ("fetch first", "non-fast-forward", "cannot lock ref", "stale info",
-                 "failed to update ref", "[rejected]")  # fmt: skip
+_RACE_MARKERS = (
+    "fetch first",
+    "non-fast-forward",
+    "cannot lock ref",
+    "stale info",
+    "failed to update ref",
+    "[rejected]",
+)
 _NO_REMOTE_REF = "couldn't find remote ref"
 _NETWORK_TIMEOUT = 120
 

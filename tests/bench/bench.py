@@ -108,11 +108,21 @@ def synthetic_log(root: Path, records: int, depth: int) -> str:
                 "cwd": ".",
                 "script": {"path": "step.py", "blob": None, "md5": None},
                 "command": ["python", "step.py", "-i", source.decode(), "-o", target.decode()],
-                "inputs": [{"path": source.decode(), "md5": hashlib.md5(source).hexdigest(),
-                            "size": len(source)}],
-                "outputs": [{"path": target.decode(), "md5": hashlib.md5(target).hexdigest(),
-                             "size": len(target)}],
-            }  # fmt: skip
+                "inputs": [
+                    {
+                        "path": source.decode(),
+                        "md5": hashlib.md5(source).hexdigest(),
+                        "size": len(source),
+                    }
+                ],
+                "outputs": [
+                    {
+                        "path": target.decode(),
+                        "md5": hashlib.md5(target).hexdigest(),
+                        "size": len(target),
+                    }
+                ],
+            }
             log.write(json.dumps(rec, sort_keys=True) + "\n")
     last = f"c0/f{(records - 1) // chains + 1}.dat"
     (root / last).parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +162,19 @@ def bench_trace(quick: bool) -> None:
     sizes = [1_000, 10_000] if quick else [1_000, 100_000, 1_000_000]
     seed = seed_wheel()
     imports = median_time(partial(run, [sys.executable, "-c", "import click, pygit2"], Path.cwd()))
-    rows = [("records", "cold (s)", "warm (s)", "+1 record (s)", "warm RSS (MB)",
-             "0.1.0 (s)", "json.loads all (s)", "warm / import floor", "cold / json")]  # fmt: skip
+    rows = [
+        (
+            "records",
+            "cold (s)",
+            "warm (s)",
+            "+1 record (s)",
+            "warm RSS (MB)",
+            "0.1.0 (s)",
+            "json.loads all (s)",
+            "warm / import floor",
+            "cold / json",
+        )
+    ]
     for records in sizes:
         with scratch() as base:
             root = new_repo(base / "repo")
@@ -174,9 +195,19 @@ def bench_trace(quick: bool) -> None:
             lines = (root / ".ntrk" / "runs.jsonl").read_bytes().splitlines()
             parse = median_time(partial(parse_lines, lines), 1)
             del lines
-            rows.append((f"{records:,}", f"{cold:.3f}", f"{warm:.3f}", f"{plus_one:.3f}",
-                         f"{rss:.0f}", old, f"{parse:.3f}", f"{warm / imports:.2f}x",
-                         f"{cold / parse:.2f}x"))  # fmt: skip
+            rows.append(
+                (
+                    f"{records:,}",
+                    f"{cold:.3f}",
+                    f"{warm:.3f}",
+                    f"{plus_one:.3f}",
+                    f"{rss:.0f}",
+                    old,
+                    f"{parse:.3f}",
+                    f"{warm / imports:.2f}x",
+                    f"{cold / parse:.2f}x",
+                )
+            )
     table(f"trace, depth 100 (import click, pygit2: {imports:.3f} s)", rows)
 
 
@@ -209,10 +240,19 @@ def bench_track(quick: bool) -> None:
     """What `nt track` adds to a trivial command, with an empty and a long history."""
     histories = [0, 10_000] if quick else [0, 1_000_000]
     repeat = 5 if quick else 11
-    imports = median_time(partial(run, [sys.executable, "-c", "import click, pygit2"], Path.cwd()),
-                          repeat)  # fmt: skip
-    rows = [("log records", "notes", "bare (s)", "nt track (s)", "overhead (s)",
-             "overhead / import floor")]  # fmt: skip
+    imports = median_time(
+        partial(run, [sys.executable, "-c", "import click, pygit2"], Path.cwd()), repeat
+    )
+    rows = [
+        (
+            "log records",
+            "notes",
+            "bare (s)",
+            "nt track (s)",
+            "overhead (s)",
+            "overhead / import floor",
+        )
+    ]
     for records in histories:
         with scratch() as base:
             root = new_repo(base / "repo")
@@ -228,8 +268,16 @@ def bench_track(quick: bool) -> None:
             plain = median_time(partial(run, bare, root), repeat)
             tracked = median_time(partial(run, [NT, "track", *bare], root), repeat)
             overhead = tracked - plain
-            rows.append((f"{records:,}", f"{notes_count:,}", f"{plain:.4f}", f"{tracked:.4f}",
-                         f"{overhead:.4f}", f"{overhead / imports:.2f}x"))  # fmt: skip
+            rows.append(
+                (
+                    f"{records:,}",
+                    f"{notes_count:,}",
+                    f"{plain:.4f}",
+                    f"{tracked:.4f}",
+                    f"{overhead:.4f}",
+                    f"{overhead / imports:.2f}x",
+                )
+            )
     table(f"track overhead (median of {repeat}; import click, pygit2: {imports:.4f} s)", rows)
 
 
@@ -315,12 +363,19 @@ def fake_record(index: int, commit: str) -> object:
     from ntrk import record
 
     data = bytes(str(index), "ascii")
-    return record.parse({
-        "v": 1, "id": f"{index:032x}", "ts": "2026-01-01T00:00:00Z",
-        "git": {"commit": commit, "branch": "main"}, "cwd": ".", "script": None,
-        "command": ["python", "step.py", "-o", f"f{index}"], "inputs": [],
-        "outputs": [{"path": f"f{index}", "md5": hashlib.md5(data).hexdigest(), "size": 1}],
-    })  # fmt: skip
+    return record.parse(
+        {
+            "v": 1,
+            "id": f"{index:032x}",
+            "ts": "2026-01-01T00:00:00Z",
+            "git": {"commit": commit, "branch": "main"},
+            "cwd": ".",
+            "script": None,
+            "command": ["python", "step.py", "-o", f"f{index}"],
+            "inputs": [],
+            "outputs": [{"path": f"f{index}", "md5": hashlib.md5(data).hexdigest(), "size": 1}],
+        }
+    )
 
 
 def bench_notes(quick: bool) -> None:
@@ -336,8 +391,9 @@ def bench_notes(quick: bool) -> None:
         repo = pygit2.Repository(str(root))
         existing = 0
         for size in sizes:
-            batch = [fake_record(i, hashlib.sha1(b"%d" % i).hexdigest())
-                     for i in range(existing, size)]  # fmt: skip
+            batch = [
+                fake_record(i, hashlib.sha1(b"%d" % i).hexdigest()) for i in range(existing, size)
+            ]
             for start in range(0, len(batch), 20_000):
                 notes.add(repo, batch[start : start + 20_000])
             existing = size
@@ -361,8 +417,20 @@ def seed_wheel() -> Path | None:
     target = Path(tempfile.gettempdir()) / "ntrk-bench-seed"
     found = list(target.glob("ntrk-0.1.0-*.whl"))
     if not found:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                        "ntrk==0.1.0", "-d", str(target)], capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "ntrk==0.1.0",
+                "-d",
+                str(target),
+            ],
+            capture_output=True,
+        )
         found = list(target.glob("ntrk-0.1.0-*.whl"))
     return found[0] if found else None
 
