@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 
 def say(message: str) -> None:
@@ -14,3 +15,32 @@ def say(message: str) -> None:
 def warn(message: str) -> None:
     """Print one `nt: warning: ...` line on stderr."""
     say(f"warning: {message}")
+
+
+class Progress:
+    """A count on stderr while long work goes on: only on a terminal, and only after a second."""
+
+    def __init__(self, what: str, unit: str, after: float = 1.0) -> None:
+        self.what, self.unit = what, unit
+        self.shown = False
+        self.enabled = sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.next_at = self.start + after
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def update(self, count: int) -> None:
+        if not self.enabled or count % 1000:
+            return
+        now = time.monotonic()
+        if now >= self.next_at:
+            sys.stderr.write(f"\rnt: {self.what}: {count:,} {self.unit}")
+            sys.stderr.flush()
+            self.shown = True
+            self.next_at = now + 0.5
+
+    def __exit__(self, *_: object) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -36,7 +36,7 @@ import pygit2
 
 from ntrk import notes, runlog
 from ntrk import record as record_mod
-from ntrk.console import warn
+from ntrk.console import Progress, warn
 from ntrk.lineage import Produced
 from ntrk.record import Record
 
@@ -45,6 +45,7 @@ SCHEMA_VERSION = "1"
 _WINDOWS = 16
 _WINDOW_BYTES = 256
 _BUSY_TIMEOUT_MS = 30_000
+_BATCH = 5_000
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
@@ -235,24 +236,41 @@ class _Updater:
         """Add log records after the last one; return the order keys of those added."""
         seq = self.db.execute("SELECT coalesce(max(pos), 0) FROM records WHERE from_log").fetchone()
         next_seq = math.floor(seq[0]) + 1
-        keys = []
-        for entry in entries:
-            rec = entry.record
-            row = self.db.execute("SELECT rid, from_log FROM records WHERE id = ?", (rec.id,))
-            existing = row.fetchone()
-            if existing is not None and existing[1]:
-                continue  # the same id twice in the log: the first one stands
-            key = _order_key(rec)
-            if existing is not None:  # known from notes until now: the log places it
-                self.db.execute(
-                    "UPDATE records SET pos = ?, from_log = 1 WHERE rid = ?",
-                    (next_seq, existing[0]),
-                )
-            else:
-                self._insert(rec, entry.text, next_seq, from_log=True)
-            keys.append(key)
-            next_seq += 1
+        was_empty = self.db.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+        keys: list[str] = []
+        pending: list[tuple[int, Record, str, float, bool]] = []
+        seen: set[str] = set()
+        with Progress("indexing the log", "record(s)") as progress:
+            for entry in entries:
+                rec = entry.record
+                if rec.id in seen:
+                    continue  # the same id twice in the log: the first one stands
+                seen.add(rec.id)
+                # A log record keeps rid = its sequence number; notes-only records get rids
+                # below zero, so the two never collide.
+                existing = None if was_empty else self._existing(rec.id)
+                if existing is not None and existing[1]:
+                    continue
+                if existing is not None:  # known from notes until now: the log places it
+                    self.db.execute(
+                        "UPDATE records SET pos = ?, from_log = 1 WHERE rid = ?",
+                        (next_seq, existing[0]),
+                    )
+                else:
+                    pending.append((next_seq, rec, entry.text, float(next_seq), True))
+                keys.append(_order_key(rec))
+                next_seq += 1
+                if len(pending) >= _BATCH:
+                    self._insert_many(pending)
+                    pending.clear()
+                progress.update(len(keys))
+            self._insert_many(pending)
         return keys
+
+    def _existing(self, record_id: str) -> tuple[int, int] | None:
+        row = self.db.execute("SELECT rid, from_log FROM records WHERE id = ?", (record_id,))
+        found = row.fetchone()
+        return None if found is None else (int(found[0]), int(found[1]))
 
     # -- the notes ------------------------------------------------------------------------
 
@@ -282,7 +300,10 @@ class _Updater:
                     "SELECT 1 FROM records WHERE id = ?", (line.record.id,)
                 ).fetchone()
                 if exists is None:
-                    self._insert(line.record, line.text, math.inf, from_log=False)
+                    rid = self.db.execute("SELECT min(0, coalesce(min(rid), 0)) - 1 FROM records")
+                    self._insert_many(
+                        [(rid.fetchone()[0], line.record, line.text, math.inf, False)]
+                    )
                     added += 1
         return added
 
@@ -320,20 +341,26 @@ class _Updater:
 
     # -- rows -----------------------------------------------------------------------------
 
-    def _insert(self, rec: Record, text: str, position: float, from_log: bool) -> None:
-        cursor = self.db.execute(
-            "INSERT INTO records (id, pos, from_log, key, json) VALUES (?, ?, ?, ?, ?)",
-            (rec.id, position, int(from_log), _order_key(rec), text),
+    def _insert_many(self, rows: list[tuple[int, Record, str, float, bool]]) -> None:
+        """Insert records (rid, record, JSON text, position, from the log?) with their outputs."""
+        self.db.executemany(
+            "INSERT INTO records (rid, id, pos, from_log, key, json) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (rid, rec.id, pos, int(log), _order_key(rec), text)
+                for rid, rec, text, pos, log in rows
+            ],
         )
-        rid = cursor.lastrowid
-        seen: set[str] = set()
-        for output in rec.outputs:
-            if output.md5 not in seen:  # within one run, the first output with given bytes
-                seen.add(output.md5)
-                self.db.execute(
-                    "INSERT INTO by_md5 VALUES (?, ?, ?)", (output.md5, rid, output.path)
-                )
-            self.db.execute("INSERT INTO by_path VALUES (?, ?, ?)", (output.path, rid, output.md5))
+        by_md5 = []
+        by_path = []
+        for rid, rec, *_ in rows:
+            seen: set[str] = set()
+            for output in rec.outputs:
+                if output.md5 not in seen:  # within one run, the first output with given bytes
+                    seen.add(output.md5)
+                    by_md5.append((output.md5, rid, output.path))
+                by_path.append((output.path, rid, output.md5))
+        self.db.executemany("INSERT INTO by_md5 VALUES (?, ?, ?)", by_md5)
+        self.db.executemany("INSERT INTO by_path VALUES (?, ?, ?)", by_path)
 
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
