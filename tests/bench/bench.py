@@ -227,13 +227,13 @@ def append_one(root: Path) -> None:
 
 
 def peak_rss_mb(argv: list[str], cwd: Path) -> float:
-    """Peak resident memory of a command, from getrusage of the child."""
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    run(argv, cwd)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024
+    """Peak resident memory of one run of a command (its own rusage, from wait4)."""
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return usage.ru_maxrss / 1024
 
 
 def bench_track(quick: bool) -> None:
