@@ -161,3 +161,36 @@ def give_to_nobody(path: Path) -> None:
     """Make `path` (recursively) belong to `nobody` when running as root."""
     if os.geteuid() == 0:
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(path)], check=True)
+
+
+def hash_object(root: Path, text: str) -> str:
+    """Write a blob into the repository's object store; return its id."""
+    done = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        input=text,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def ignore_outputs(root: Path) -> None:
+    """Commit a .gitignore for `out*`, so concurrent runs find a clean tree."""
+    (root / ".gitignore").write_text("out*\n")
+    commit_all(root, "ignore outputs")
+
+
+def start_tracks(root: Path, names: list[str]) -> list[subprocess.Popen[str]]:
+    """Start one `nt track` per name, each writing the file of that name, all at once."""
+    code = "import sys, time; time.sleep(0.05); open(sys.argv[2], 'w').write(sys.argv[2])"
+    return [
+        subprocess.Popen(
+            [NT, "track", "python", "-c", code, "-o", name],
+            cwd=root,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import NT, commit_all, git, give_to_nobody, nt, read_log
+from conftest import (
+    NT,
+    commit_all,
+    git,
+    give_to_nobody,
+    hash_object,
+    ignore_outputs,
+    nt,
+    read_log,
+    start_tracks,
+)
 from history import log_line, v1_record
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,8 +65,7 @@ def check_consistent(root: Path, finished: set[str]) -> dict[str, int]:
 
 
 def test_kill_9_at_random_moments_loses_nothing(repo: Path) -> None:
-    (repo / ".gitignore").write_text("out*\n")
-    commit_all(repo, "ignore outputs")
+    ignore_outputs(repo)
     rng = random.Random(1234)
     kills = 400 if SOAK else 25
     finished: set[str] = set()
@@ -89,26 +98,10 @@ def test_kill_9_at_random_moments_loses_nothing(repo: Path) -> None:
 
 
 def test_thirty_two_concurrent_runs_repeatedly(repo: Path) -> None:
-    (repo / ".gitignore").write_text("out*\n")
-    commit_all(repo, "ignore outputs")
+    ignore_outputs(repo)
     rounds = 20 if SOAK else 2
     for round_number in range(rounds):
-        procs = [
-            subprocess.Popen(
-                [
-                    NT,
-                    "track",
-                    "python",
-                    "-c",
-                    f"open('out{round_number}_{i}','w')",
-                    "-o",
-                    f"out{round_number}_{i}",
-                ],
-                cwd=repo,
-                stderr=subprocess.DEVNULL,
-            )
-            for i in range(32)
-        ]
+        procs = start_tracks(repo, [f"out{round_number}_{i}" for i in range(32)])
         assert all(proc.wait(timeout=180) == 0 for proc in procs)
         state = check_consistent(repo, set())
         assert state["records"] == state["notes"] == 32 * (round_number + 1)
@@ -210,14 +203,7 @@ def test_any_note_line_is_a_record_or_a_clean_rejection(raw: bytes) -> None:
 
 
 def test_foreign_notes_and_notes_on_blobs(repo: Path, cli) -> None:
-    blob = subprocess.run(
-        ["git", "hash-object", "-w", "--stdin"],
-        input="data",
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    blob = hash_object(repo, "data")
     git(repo, "notes", "--ref=ntrk", "add", "-m", "a person's own words", "HEAD")
     head = git(repo, "rev-parse", "HEAD").strip()
     line = notes.format_line(record.parse(v1_record(5, [], [("n.csv", b"n")], commit=head)))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import NT, commit_all, git, nt
+from conftest import NT, commit_all, git, ignore_outputs, nt, start_tracks
 from history import RandomHistory, log_line, v1_record
 
 from ntrk import index, runlog
@@ -128,25 +128,22 @@ def test_deleting_the_index_changes_no_answer(repo: Path, cli) -> None:
 
 
 def test_concurrent_traces_and_tracks_agree(repo: Path) -> None:
-    (repo / ".gitignore").write_text("out*\n")
-    commit_all(repo, "ignore")
-    code = "import sys; open(sys.argv[2], 'w').write(sys.argv[2])"
-    procs = [
-        subprocess.Popen(
-            [NT, "track", "python", "-c", code, "-o", f"out{i}"], cwd=repo, stderr=subprocess.PIPE
-        )
-        for i in range(8)
-    ]
+    ignore_outputs(repo)
+    procs: list[subprocess.Popen[str]] = start_tracks(repo, [f"out{i}" for i in range(8)])
     procs += [
         subprocess.Popen(
-            [NT, "trace", "raw.csv"], cwd=repo, stderr=subprocess.PIPE, stdout=subprocess.PIPE
+            [NT, "trace", "raw.csv"],
+            cwd=repo,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(8)
     ]
     for proc in procs:
         proc.wait(timeout=120)
-        err = proc.stderr.read() if proc.stderr else b""
-        assert b"Traceback" not in err and b"internal error" not in err, err
+        err = proc.stderr.read() if proc.stderr else ""
+        assert "Traceback" not in err and "internal error" not in err, err
     for i in range(8):
         assert nt(repo, "trace", f"out{i}").code == 0
 

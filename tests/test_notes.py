@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import NT, commit_all, git, give_to_nobody, read_log
+from conftest import NT, commit_all, git, give_to_nobody, hash_object, read_log
 from history import v1_record
 from hypothesis import given
 from hypothesis import strategies as st
@@ -172,36 +172,10 @@ def test_concurrently_moved_ref_is_not_overwritten(repo: Path, monkeypatch) -> N
 
 
 def test_notes_ref_pointing_at_a_blob_is_ignored(repo: Path, cli) -> None:
-    blob = subprocess.run(
-        ["git", "hash-object", "-w", "--stdin"],
-        input="junk",
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    blob = hash_object(repo, "junk")
     git(repo, "update-ref", notes.NOTES_REF, blob)
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     assert cli("trace", "clean.csv").code == 0
-
-
-def test_thirty_two_concurrent_tracks(repo: Path) -> None:
-    (repo / ".gitignore").write_text("out*\n")
-    commit_all(repo, "ignore outputs")
-    code = "import sys, time; time.sleep(0.05); open(sys.argv[2], 'w').write(sys.argv[2])"
-    procs = [
-        subprocess.Popen(
-            [NT, "track", "python", "-c", code, "-o", f"out{i}"], cwd=repo, stderr=subprocess.PIPE
-        )
-        for i in range(32)
-    ]
-    for proc in procs:
-        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
-    ids = {rec["id"] for rec in read_log(repo)}
-    assert len(ids) == 32
-    noted = {json.loads(line.partition("\t")[2])["id"] for line in note_lines(repo)}
-    assert noted == ids
-    assert all((repo / f".out{i}.ntrk").exists() for i in range(32))
 
 
 def test_read_only_git_dir_keeps_the_run_and_sync_mirrors_it_later(

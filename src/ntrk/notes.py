@@ -27,10 +27,11 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pygit2
 
@@ -38,6 +39,7 @@ from ntrk import record as record_mod
 from ntrk.errors import InvalidRecord
 from ntrk.record import FileRef, Record
 
+T = TypeVar("T")
 NOTES_REF = "refs/notes/ntrk"
 REMOTE_NOTES = re.compile(r"refs/notes/remotes/[^/]+/ntrk\Z")
 FALLBACK_IDENTITY = ("ntrk", "ntrk@localhost")
@@ -163,15 +165,7 @@ def add(repo_git: pygit2.Repository, records: Sequence[Record], message: str | N
         by_commit.setdefault(rec.commit, []).append(format_line(rec))
     if message is None:
         message = _message(records)
-    try:
-        with _notes_lock(repo_git):
-            for _ in range(_CAS_ATTEMPTS):
-                added = _try_add(repo_git, by_commit, message)
-                if added is not None:
-                    return added
-    except (OSError, pygit2.GitError) as exc:
-        raise NotesError(str(exc)) from exc
-    raise NotesError(f"{NOTES_REF} kept moving while ntrk tried to update it")
+    return _retrying(repo_git, lambda: _try_add(repo_git, by_commit, message), "update")
 
 
 def merge_tips(
@@ -181,15 +175,20 @@ def merge_tips(
 
     Returns what happened ("up to date", "fast-forward", "merged", "created") and the new tip.
     """
+    return _retrying(git, lambda: _try_merge(git, theirs, message), "merge into")
+
+
+def _retrying(git: pygit2.Repository, attempt: Callable[[], T | None], verb: str) -> T:
+    """Run a read-modify-write of the notes ref under the lock, again while the ref moves."""
     try:
         with _notes_lock(git):
             for _ in range(_CAS_ATTEMPTS):
-                outcome = _try_merge(git, theirs, message)
+                outcome = attempt()
                 if outcome is not None:
                     return outcome
     except (OSError, pygit2.GitError) as exc:
         raise NotesError(str(exc)) from exc
-    raise NotesError(f"{NOTES_REF} kept moving while ntrk tried to merge into it")
+    raise NotesError(f"{NOTES_REF} kept moving while ntrk tried to {verb} it")
 
 
 def _try_add(git: pygit2.Repository, by_commit: dict[str, list[str]], message: str) -> int | None:
