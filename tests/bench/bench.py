@@ -300,7 +300,7 @@ def bench_hashing(quick: bool) -> None:
     from ntrk import hashing
     from ntrk.statcache import StatCache
 
-    size = (1 if quick else 4) * 1024**3
+    size = (256 if quick else 4096) * 1024**2
     with scratch() as base:
         path = base / "big.bin"
         with path.open("wb") as stream:
@@ -317,7 +317,7 @@ def bench_hashing(quick: bool) -> None:
         cached = median_time(partial(hashing.md5_file, path, cache), 5)
         gib = size / 1024**3
         table(
-            f"hashing a {gib:.0f} GiB file (page cache warm, median of 3)",
+            f"hashing a {gib:g} GiB file (page cache warm, median of 3)",
             [
                 ("what", "seconds", "GiB/s"),
                 ("md5sum", f"{md5sum:.2f}", f"{gib / md5sum:.2f}"),
