@@ -16,7 +16,6 @@ than silently ignored, since ignoring it would record runs with the wrong inputs
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,8 @@ def load(root: Path) -> Config:
         raise NtrkError(
             f"cannot read {CONFIG_NAME}: {exc.strerror}", "check the file's permissions"
         ) from exc
+    import tomllib  # here: most repositories have no ntrk.toml, and the import costs 4 ms
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
