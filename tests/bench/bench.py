@@ -124,6 +124,7 @@ def synthetic_log(root: Path, records: int, depth: int) -> str:
                 ],
             }
             log.write(json.dumps(rec, sort_keys=True) + "\n")
+    os.sync()  # else the first fsync of the log pays for writing all of it back
     last = f"c0/f{(records - 1) // chains + 1}.dat"
     (root / last).parent.mkdir(parents=True, exist_ok=True)
     (root / last).write_bytes(last.encode())
@@ -293,6 +294,7 @@ def add_fake_notes(root: Path, count: int) -> None:
     for start in range(0, len(batch), 20_000):
         notes.add(repo, batch[start : start + 20_000])  # type: ignore[arg-type]
     git(root, "gc", "-q")
+    os.sync()
 
 
 def bench_hashing(quick: bool) -> None:
