@@ -209,3 +209,22 @@ def test_read_only_git_dir_keeps_the_run_and_sync_mirrors_it_later(
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("1 record(s) mirrored")
     assert len(note_lines(root)) == 1
+
+
+def test_crowded_directories_split_a_level_deeper_and_git_still_reads_them(repo: Path) -> None:
+    repository = pygit2.Repository(str(repo))
+    # 600 fake commit ids that all share the first two hex digits: one crowded directory.
+    ids = [f"ab{index:038x}" for index in range(600)]
+    records = [make(i, commit) for i, commit in enumerate(ids)]
+    notes.add(repository, records[:200])
+    listing = git(repo, "ls-tree", "--name-only", f"{notes.NOTES_REF}:ab").split()
+    assert len(listing) == 200 and all(len(name) == 38 for name in listing)
+    for rec in records[200:]:  # one at a time, as nt track writes them
+        notes.add(repository, [rec])
+    listing = git(repo, "ls-tree", "--name-only", f"{notes.NOTES_REF}:ab").split()
+    assert all(len(name) == 2 for name in listing)  # split into ab/00/…, ab/01/…
+    found = {line.record.id for _, line in notes.read_records(repository) if line.record}
+    assert found == {rec.id for rec in records}
+    shown = git(repo, "notes", "--ref=ntrk", "show", ids[0])  # git finds notes in our layout
+    assert records[0].id in shown
+    assert git(repo, "notes", "--ref=ntrk", "list").count("\n") == 600

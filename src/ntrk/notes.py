@@ -46,6 +46,7 @@ FALLBACK_IDENTITY = ("ntrk", "ntrk@localhost")
 _HEX = re.compile(r"[0-9a-f]+\Z")
 _SUMMARY_COMMAND_CHARS = 100
 _CAS_ATTEMPTS = 20
+FANOUT_LIMIT = 256  # notes in one directory before it is split a level deeper
 
 
 class NotesError(Exception):
@@ -236,8 +237,12 @@ def _apply(
 
     Only the subtrees on the path of a change are rebuilt. A note found at this level is
     updated where it is; otherwise it goes into (or creates, at the top level) a 2-hex
-    fan-out directory, and at deeper levels stays here when no deeper fan-out exists.
+    fan-out directory, and at deeper levels stays here when no deeper fan-out exists. A
+    deeper directory that would pass FANOUT_LIMIT notes is split one level further first, as
+    git's own notes code does, so every tree on a lookup's path stays small.
     """
+    if not top and tree is not None and _needs_split(tree, changes):
+        tree = git[_split(git, tree)].peel(pygit2.Tree)
     builder = git.TreeBuilder(tree) if tree is not None else git.TreeBuilder()
     deeper: dict[str, dict[str, list[str]]] = {}
     for rest, lines in changes.items():
@@ -262,6 +267,28 @@ def _apply(
             prefix, _apply(git, subtree, sub_changes, top=False), pygit2.enums.FileMode.TREE
         )
     return builder.write()
+
+
+def _needs_split(tree: pygit2.Tree, changes: Mapping[str, list[str]]) -> bool:
+    if any(entry.type_str == "tree" for entry in tree):
+        return False  # already fanned out below this level
+    new = sum(1 for rest in changes if _entry(tree, rest) is None)
+    return len(tree) + new > FANOUT_LIMIT and all(len(entry.name or "") > 2 for entry in tree)
+
+
+def _split(git: pygit2.Repository, tree: pygit2.Tree) -> pygit2.Oid:
+    """The same notes, each moved from `abcd…` into `ab/cd…` (blob ids unchanged)."""
+    groups: dict[str, list[tuple[str, pygit2.Oid, int]]] = {}
+    for entry in tree:
+        name = entry.name or ""
+        groups.setdefault(name[:2], []).append((name[2:], entry.id, entry.filemode))
+    top = git.TreeBuilder()
+    for prefix, members in groups.items():
+        sub = git.TreeBuilder()
+        for rest, oid, mode in members:
+            sub.insert(rest, oid, mode)
+        top.insert(prefix, sub.write(), pygit2.enums.FileMode.TREE)
+    return top.write()
 
 
 def _entry(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
