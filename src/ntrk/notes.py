@@ -239,7 +239,7 @@ def _apply(
     updated where it is; otherwise it goes into (or creates, at the top level) a 2-hex
     fan-out directory, and at deeper levels stays here when no deeper fan-out exists. A
     deeper directory that would pass FANOUT_LIMIT notes is split one level further first, as
-    git's own notes code does, so every tree on a lookup's path stays small.
+    git's own notes code splits crowded levels, so every tree on a lookup's path stays small.
     """
     if not top and tree is not None and _needs_split(tree, changes):
         tree = git[_split(git, tree)].peel(pygit2.Tree)
