@@ -387,3 +387,29 @@ def test_sidecars_and_their_temporary_names_are_ntrk_files(name: str, ours: bool
     from ntrk.repo import is_ntrk_file
 
     assert is_ntrk_file(f"dir/{name}") is ours
+
+
+def test_dirty_check_falls_back_to_git_status_when_libgit2_gives_up(
+    unprivileged, hermetic_git
+) -> None:
+    """libgit2's status fails on an unreadable tracked file; git's own status does not."""
+    base, prefix = unprivileged
+    root = make_repo_for(base, hermetic_git)
+    (root / "raw.csv").chmod(0)
+    done = run_as(prefix, root, "track", "/bin/sh", "-c", "echo x > o", "-o", "o")
+    assert done.returncode == 1
+    assert done.stderr.startswith("nt: refusing to run: uncommitted changes in ")
+    assert "internal error" not in done.stderr
+
+
+def test_dirty_paths_agree_with_git_status(repo: Path) -> None:
+    from ntrk import repo as repo_mod
+
+    (repo / "new dir").mkdir()
+    (repo / "new dir" / "ü.txt").write_text("u")
+    (repo / "step.py").write_text("changed")
+    git(repo, "mv", "raw.csv", "moved.csv")
+    (repo / ".x.csv.ntrk").write_text("{}")
+    opened = repo_mod.discover(repo)
+    assert opened.dirty_paths() == sorted(opened._git_status_paths() - {".x.csv.ntrk"})
+    assert opened.dirty_paths() == ["moved.csv", "new dir/ü.txt", "raw.csv", "step.py"]
