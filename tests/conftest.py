@@ -98,15 +98,22 @@ with open(src) as f, open(dst, "w") as g:
 """
 
 
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A committed repository holding `step.py` and `raw.csv`, as the current directory."""
-    root = tmp_path / "work"
-    root.mkdir()
+def make_repo(root: Path, ignore: str = "") -> Path:
+    """Initialise `root` as a repository holding `step.py` and `raw.csv`, committed."""
+    root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q")
     (root / "step.py").write_text(STEP_SCRIPT, encoding="utf-8")
     (root / "raw.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    if ignore:
+        (root / ".gitignore").write_text(ignore, encoding="utf-8")
     commit_all(root, "init")
+    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A committed repository holding `step.py` and `raw.csv`, as the current directory."""
+    root = make_repo(tmp_path / "work")
     monkeypatch.chdir(root)
     return root
 

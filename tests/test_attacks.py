@@ -23,6 +23,7 @@ from conftest import (
     give_to_nobody,
     hash_object,
     ignore_outputs,
+    make_repo,
     nt,
     read_log,
     start_tracks,
@@ -221,11 +222,7 @@ def test_repository_owned_by_another_user_names_safe_directory(unprivileged) -> 
     base, prefix = unprivileged
     if not prefix:
         pytest.skip("needs root to create a repository owned by someone else")
-    root = base / "theirs"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "a").write_text("a")
-    commit_all(root, "init")
+    root = make_repo(base / "theirs")
     (base / "home").mkdir()
     give_to_nobody(base / "home")
     done = subprocess.run(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import NT, commit_all, git, ignore_outputs, nt, start_tracks
+from conftest import NT, git, ignore_outputs, make_repo, nt, start_tracks
 from history import RandomHistory, log_line, v1_record
 
 from ntrk import index, runlog
@@ -166,11 +166,8 @@ def test_read_only_store_answers_from_memory(unprivileged, hermetic_git) -> None
     from conftest import give_to_nobody
 
     base, prefix = unprivileged
-    root = base / "work"
-    root.mkdir()
-    git(root, "init", "-q")
+    root = make_repo(base / "work")
     (root / "a").write_text("a")
-    commit_all(root, "init")
     (root / ".ntrk").mkdir()
     head = git(root, "rev-parse", "HEAD").strip()
     (root / ".ntrk" / "runs.jsonl").write_text(

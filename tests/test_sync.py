@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import NT, STEP_SCRIPT, commit_all, git, nt, read_log
+from conftest import NT, commit_all, git, make_repo, nt, read_log
 from history import log_line, v1_record
 
 from ntrk import notes
@@ -18,12 +18,7 @@ STEP = ["python", "step.py"]
 @pytest.fixture
 def server(tmp_path: Path) -> Path:
     """A bare repository holding one commit (step.py, raw.csv), with no notes."""
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    git(seed, "init", "-q")
-    (seed / "step.py").write_text(STEP_SCRIPT, encoding="utf-8")
-    (seed / "raw.csv").write_text("a,b\n1,2\n", encoding="utf-8")
-    commit_all(seed, "init")
+    seed = make_repo(tmp_path / "seed")
     bare = tmp_path / "server.git"
     git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
     return bare
@@ -161,25 +156,24 @@ def test_push_race_is_retried_and_loses_nothing(server: Path, tmp_path: Path, mo
     assert note_ids(fresh) == expected
 
 
-def test_push_that_keeps_racing_fails_loudly(server: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("server_says", "expected"),
+    [
+        ("error: cannot lock ref refs/notes/ntrk", "kept receiving other notes"),  # every time
+        ("policy: no notes here", "cannot push notes to origin"),  # not a race: no retry
+    ],
+)
+def test_push_that_keeps_failing_fails_loudly(
+    server: Path, tmp_path: Path, server_says: str, expected: str
+) -> None:
     alice = clone(server, tmp_path / "alice")
     track(alice, *STEP, "-i", "raw.csv", "-o", "a.csv")
     hook = server / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'error: cannot lock ref refs/notes/ntrk' >&2\nexit 1\n")
+    hook.write_text(f"#!/bin/sh\necho '{server_says}' >&2\nexit 1\n")
     hook.chmod(0o755)
     result = nt(alice, "sync")
     assert result.code == 1
-    assert "kept receiving other notes" in result.err and "run nt sync again" in result.err
-
-
-def test_push_refused_for_another_reason_says_so(server: Path, tmp_path: Path) -> None:
-    alice = clone(server, tmp_path / "alice")
-    track(alice, *STEP, "-i", "raw.csv", "-o", "a.csv")
-    hook = server / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'policy: no notes here' >&2\nexit 1\n")
-    hook.chmod(0o755)
-    result = nt(alice, "sync")
-    assert result.code == 1 and result.err.startswith("nt: cannot push notes to origin")
+    assert result.err.startswith("nt: ") and expected in result.err and " — " in result.err
 
 
 def test_remote_without_notes_and_missing_remote(server: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import NT, STEP_SCRIPT, commit_all, git, give_to_nobody, read_log
+from conftest import NT, commit_all, git, give_to_nobody, make_repo, read_log
 
 STEP = ["python", "step.py"]
 
@@ -202,13 +202,7 @@ def test_input_outside_repo_or_missing_is_warned_not_tracked(repo: Path, cli, tm
 
 def make_repo_for(base: Path, home: Path, ignore: str = "") -> Path:
     """A committed repository in `base`, owned by the user `unprivileged` runs as."""
-    root = base / "work"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "step.py").write_text(STEP_SCRIPT, encoding="utf-8")
-    (root / "raw.csv").write_text("a,b\n", encoding="utf-8")
-    (root / ".gitignore").write_text(ignore, encoding="utf-8")
-    commit_all(root, "init")
+    root = make_repo(base / "work", ignore)
     shutil.copy(home / ".gitconfig", base / ".gitconfig")
     give_to_nobody(base)
     return root
