@@ -239,12 +239,9 @@ def test_repository_owned_by_another_user_names_safe_directory(unprivileged) -> 
 
 
 def test_submodule_work_tree(repo: Path, tmp_path: Path) -> None:
-    inner = tmp_path / "inner"
-    inner.mkdir()
-    git(inner, "init", "-q")
-    (inner / "step.py").write_text("import shutil, sys; shutil.copy(sys.argv[2], sys.argv[4])\n")
+    inner = make_repo(tmp_path / "inner")
     (inner / "in.txt").write_text("i")
-    commit_all(inner, "inner")
+    commit_all(inner, "an input")
     git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(inner), "mod")
     commit_all(repo, "submodule")
     sub = repo / "mod"

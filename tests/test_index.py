@@ -49,9 +49,9 @@ def test_new_records_are_read_from_where_the_index_stopped(repo: Path, cli, monk
     reads: list[int] = []
     real_read = runlog.read
 
-    def spy(root: Path, start: int = 0, first_lineno: int = 1):  # type: ignore[no-untyped-def]
+    def spy(root: Path, start: int = 0, *rest):  # type: ignore[no-untyped-def]
         reads.append(start)
-        return real_read(root, start, first_lineno)
+        return real_read(root, start, *rest)
 
     monkeypatch.setattr(runlog, "read", spy)
     assert cli("trace", "final.csv").out.count("\n") == 2

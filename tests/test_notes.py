@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import NT, commit_all, git, give_to_nobody, hash_object, read_log
+from conftest import NT, commit_all, git, give_to_nobody, hash_object, make_repo, read_log
 from history import v1_record
 from hypothesis import given
 from hypothesis import strategies as st
@@ -182,12 +182,7 @@ def test_read_only_git_dir_keeps_the_run_and_sync_mirrors_it_later(
     unprivileged, hermetic_git
 ) -> None:
     base, prefix = unprivileged
-    root = base / "work"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "step.py").write_text("import shutil, sys; shutil.copy(sys.argv[2], sys.argv[4])\n")
-    (root / "raw.csv").write_text("r")
-    commit_all(root, "init")
+    root = make_repo(base / "work")
     (base / ".gitconfig").write_text((hermetic_git / ".gitconfig").read_text())
     give_to_nobody(base)
     objects = root / ".git" / "objects"

@@ -10,13 +10,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ntrk import __version__
 from ntrk.console import say
 from ntrk.errors import NtrkError
+
+if TYPE_CHECKING:
+    from ntrk.repo import Repo
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 3
@@ -241,7 +244,7 @@ def log_command(path: Path | None, as_json: bool, max_count: int | None) -> None
             click.echo(runs.oneline(rec))
 
 
-def _relpath(repo: Any, path: Path) -> str:
+def _relpath(repo: Repo, path: Path) -> str:
     relpath = repo.relpath(path)
     if relpath is None:
         raise NtrkError(f"{path} is outside the repository", "name a path inside it")

@@ -95,13 +95,15 @@ def hash_many(paths: Sequence[Path], cache: StatCache | None = None) -> list[Dig
     # connection belongs to this thread, so the workers hash and this thread caches.
     from concurrent.futures import ThreadPoolExecutor  # here: its import costs a track 4 ms
 
-    pending = [path for path in paths if _cached(path, cache) is None]
+    cached = {path: _cached(path, cache) for path in paths}
+    pending = [path for path in paths if cached[path] is None]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         fresh = dict(zip(pending, pool.map(_timed_hash, pending), strict=True))
     results: list[Digest | OSError] = []
     for path in paths:
-        if path not in fresh:
-            results.append(_cached(path, cache) or _hash_or_error(path, cache))
+        known = cached[path]
+        if known is not None:
+            results.append(known)
             continue
         outcome = fresh[path]
         if isinstance(outcome, OSError):

@@ -25,7 +25,6 @@ import bisect
 import hashlib
 import json
 import math
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -71,9 +70,6 @@ class LineageIndex:
     def close(self) -> None:
         """Release the database (and its locks) now rather than at garbage collection."""
         self._db.close()
-
-    def __len__(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
 
     def position(self, record_id: str) -> float | None:
         row = self._db.execute("SELECT pos FROM records WHERE id = ?", (record_id,)).fetchone()
@@ -223,11 +219,17 @@ class _Updater:
             known_log, known_tips = None, {}
         start = int(known_log["offset"]) if known_log else 0
         lineno = int(known_log["lineno"]) if known_log else 1
-        appended = self._add_log(runlog.read(self.root, start, lineno))
+        reached = runlog.Position(start, lineno)
+        appended = self._add_log(runlog.read(self.root, start, lineno, reached))
         from_notes = self._add_notes(known_tips, tips)
         if from_notes or (appended and self._note_only_placement_changed(appended)):
             self._place_note_only_records()
-        self._set_meta("log", json.dumps(_log_state(self.root, known_log)))
+        state = {
+            "offset": reached.offset,
+            "lineno": reached.lineno,
+            "windows": _fingerprint(self.root, reached.offset),
+        }
+        self._set_meta("log", json.dumps(state))
         self._set_meta("notes", json.dumps(tips))
 
     # -- the log --------------------------------------------------------------------------
@@ -400,23 +402,13 @@ def _changed_note_lines(
 # --- the log's fingerprint -------------------------------------------------------------------
 
 
-def _log_state(root: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """Where the log's complete lines end, and a fingerprint of the bytes before that."""
-    start = int(previous["offset"]) if previous else 0
-    lineno = int(previous["lineno"]) if previous else 1
+def _fingerprint(root: Path, offset: int) -> str:
+    """The fingerprint of the log's first `offset` bytes (see `_windows`)."""
     try:
-        stream = runlog.log_path(root).open("rb")
+        with runlog.log_path(root).open("rb") as stream:
+            return _windows(stream, offset)
     except OSError:
-        return {"offset": 0, "lineno": 1, "windows": _windows(None, 0)}
-    with stream:
-        stream.seek(start)
-        offset = start
-        for raw in stream:
-            if not raw.endswith(b"\n"):
-                break  # a torn last line is read again once it is complete
-            offset += len(raw)
-            lineno += 1
-        return {"offset": offset, "lineno": lineno, "windows": _windows(stream, offset)}
+        return _windows(None, 0)
 
 
 def _windows(stream: BinaryIO | None, offset: int) -> str:
@@ -435,19 +427,17 @@ def _log_continues(root: Path, known: dict[str, Any] | None) -> bool:
     if known is None:
         return True
     offset = int(known["offset"])
-    try:
-        with runlog.log_path(root).open("rb") as stream:
-            if os.fstat(stream.fileno()).st_size < offset:
-                return False
-            return _windows(stream, offset) == str(known["windows"])
-    except OSError:
-        return offset == 0
+    return _log_size(root) >= offset and _fingerprint(root, offset) == known["windows"]
 
 
 def _log_unchanged(root: Path, known: dict[str, Any]) -> bool:
     """Whether the log is exactly as long as what the index read, with the same fingerprint."""
+    offset = int(known["offset"])
+    return _log_size(root) == offset and _fingerprint(root, offset) == known["windows"]
+
+
+def _log_size(root: Path) -> int:
     try:
-        size = runlog.log_path(root).stat().st_size
+        return runlog.log_path(root).stat().st_size
     except OSError:
-        size = 0
-    return size == int(known["offset"]) and _log_continues(root, known)
+        return 0

@@ -153,6 +153,11 @@ def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple
             yield annotated, line
 
 
+def record_ids(git: pygit2.Repository, ref: str = NOTES_REF) -> set[str]:
+    """The ids of every record in the notes under `ref`."""
+    return {line.record.id for _, line in read_records(git, ref) if line.record}
+
+
 # --- writing ------------------------------------------------------------------------------
 
 
@@ -195,14 +200,13 @@ def _retrying(git: pygit2.Repository, attempt: Callable[[], T | None], verb: str
 def _try_add(git: pygit2.Repository, by_commit: dict[str, list[str]], message: str) -> int | None:
     reference = git.references.get(NOTES_REF)
     parent = notes_commit(git)
-    before = _count_known(git, parent, by_commit)
-    tree_id = _apply(git, parent.tree if parent else None, by_commit, top=True)
+    tree_id, added = _apply(git, parent.tree if parent else None, by_commit, top=True)
     if parent is not None and tree_id == parent.tree_id:
         return 0
     commit_id = _commit(git, tree_id, [parent.id] if parent else [], message)
     if not _move_ref(git, reference, commit_id, message):
         return None
-    return sum(len(lines) for lines in by_commit.values()) - before
+    return added
 
 
 def _try_merge(
@@ -222,7 +226,7 @@ def _try_merge(
     for annotated, blob_id in iter_notes(git, their_tree):
         if our_notes.get(annotated) != blob_id:
             changes.setdefault(annotated, []).extend(read_note_text(git, blob_id).splitlines())
-    tree_id = _apply(git, ours.tree, changes, top=True)
+    tree_id, _ = _apply(git, ours.tree, changes, top=True)
     commit_id = _commit(git, tree_id, [ours.id, theirs], message)
     return ("merged", commit_id) if _move_ref(git, reference, commit_id, message) else None
 
@@ -232,7 +236,7 @@ def _apply(
     tree: pygit2.Tree | None,
     changes: Mapping[str, list[str]],
     top: bool,
-) -> pygit2.Oid:
+) -> tuple[pygit2.Oid, int]:
     """Write `tree` with lines added to the notes named by (remaining) object ids in `changes`.
 
     Only the subtrees on the path of a change are rebuilt. A note found at this level is
@@ -240,22 +244,25 @@ def _apply(
     fan-out directory, and at deeper levels stays here when no deeper fan-out exists. A
     deeper directory that would pass FANOUT_LIMIT notes is split one level further first, as
     git's own notes code splits crowded levels, so every tree on a lookup's path stays small.
+    Returns the new tree and how many records it holds that `tree` did not.
     """
     if not top and tree is not None and _needs_split(tree, changes):
         tree = git[_split(git, tree)].peel(pygit2.Tree)
     builder = git.TreeBuilder(tree) if tree is not None else git.TreeBuilder()
     deeper: dict[str, dict[str, list[str]]] = {}
+    added = 0
     for rest, lines in changes.items():
         existing = _entry(tree, rest)
-        if existing is not None and existing.type_str == "blob":
-            merged = _union(read_note_text(git, existing.id), lines)
-            builder.insert(rest, git.create_blob(merged), pygit2.enums.FileMode.BLOB)
-            continue
+        if existing is not None and existing.type_str != "blob":
+            existing = None  # not a note: a blob takes its place
         subtree = _entry(tree, rest[:2])
-        if top or (subtree is not None and subtree.type_str == "tree"):
+        if existing is None and (top or (subtree is not None and subtree.type_str == "tree")):
             deeper.setdefault(rest[:2], {})[rest[2:]] = lines
-        else:
-            builder.insert(rest, git.create_blob(_union("", lines)), pygit2.enums.FileMode.BLOB)
+            continue
+        before = read_note_text(git, existing.id) if existing is not None else ""
+        merged, new = _union(before, lines)
+        builder.insert(rest, git.create_blob(merged), pygit2.enums.FileMode.BLOB)
+        added += new
     for prefix, sub_changes in deeper.items():
         entry = _entry(tree, prefix)
         subtree = (
@@ -263,10 +270,10 @@ def _apply(
             if entry is not None and entry.type_str == "tree"
             else None
         )
-        builder.insert(
-            prefix, _apply(git, subtree, sub_changes, top=False), pygit2.enums.FileMode.TREE
-        )
-    return builder.write()
+        sub_id, new = _apply(git, subtree, sub_changes, top=False)
+        builder.insert(prefix, sub_id, pygit2.enums.FileMode.TREE)
+        added += new
+    return builder.write(), added
 
 
 def _needs_split(tree: pygit2.Tree, changes: Mapping[str, list[str]]) -> bool:
@@ -300,38 +307,25 @@ def _entry(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
         return None
 
 
-def _union(existing: str, lines: Iterable[str]) -> bytes:
-    """`existing` with the new lines appended, skipping lines whose record is already there."""
+def _union(existing: str, lines: Iterable[str]) -> tuple[bytes, int]:
+    """`existing` with the new lines appended, skipping lines whose record is already there;
+    and how many were appended."""
     kept = [line for line in existing.splitlines() if line.strip()]
     seen = {_line_key(line) for line in kept}
+    added = 0
     for line in lines:
         key = _line_key(line)
         if line.strip() and key not in seen:
             seen.add(key)
             kept.append(line)
-    return ("\n".join(kept) + "\n").encode("utf-8")
+            added += 1
+    return ("\n".join(kept) + "\n").encode("utf-8"), added
 
 
 def _line_key(line: str) -> str:
     """Lines of the same record are the same line, whatever their summary says."""
     parsed = parse_line(line)
     return f"id:{parsed.record.id}" if parsed.record is not None else f"raw:{line}"
-
-
-def _count_known(
-    git: pygit2.Repository, parent: pygit2.Commit | None, by_commit: dict[str, list[str]]
-) -> int:
-    """How many of the lines to add are records the notes already hold."""
-    if parent is None:
-        return 0
-    known = 0
-    for annotated, lines in by_commit.items():
-        blob_id = _find_note(git, parent.tree, annotated)
-        if blob_id is None:
-            continue
-        present = {_line_key(line) for line in read_note_text(git, blob_id).splitlines()}
-        known += sum(1 for line in lines if _line_key(line) in present)
-    return known
 
 
 def _find_note(git: pygit2.Repository, tree: pygit2.Tree, annotated: str) -> pygit2.Oid | None:

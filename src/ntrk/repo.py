@@ -93,6 +93,12 @@ def is_ntrk_file(path: str) -> bool:
     )
 
 
+def self_and_parents(path: str) -> list[str]:
+    """`a/b/c`, `a/b`, `a`: a repo-relative path and the directories holding it, deepest first."""
+    parts = path.split("/")
+    return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
+
+
 def discover(start: Path) -> Repo:
     """Open the repository whose work tree holds `start`."""
     try:

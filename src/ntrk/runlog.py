@@ -78,8 +78,22 @@ def append(root: Path, records: Sequence[Record]) -> None:
         os.close(fd)  # closing releases the lock
 
 
-def read(root: Path, start: int = 0, first_lineno: int = 1) -> Iterator[LogEntry]:
-    """Yield the valid records of the log from byte `start`, warning once per invalid line."""
+@dataclass(slots=True)
+class Position:
+    """Where reading stopped: just after the last complete (newline-ended) line."""
+
+    offset: int = 0
+    lineno: int = 1
+
+
+def read(
+    root: Path, start: int = 0, first_lineno: int = 1, reached: Position | None = None
+) -> Iterator[LogEntry]:
+    """Yield the valid records of the log from byte `start`, warning once per invalid line.
+
+    `reached`, when given, is kept at the end of the last complete line read, so that a caller
+    can resume there (a torn last line is read again once it is complete).
+    """
     path = log_path(root)
     try:
         stream = path.open("rb")
@@ -93,8 +107,12 @@ def read(root: Path, start: int = 0, first_lineno: int = 1) -> Iterator[LogEntry
     with stream:
         stream.seek(start)
         offset, lineno = start, first_lineno
+        if reached is not None:
+            reached.offset, reached.lineno = start, first_lineno
         for raw in stream:
             line_start, offset = offset, offset + len(raw)
+            if reached is not None and raw.endswith(b"\n"):
+                reached.offset, reached.lineno = offset, lineno + 1
             text = raw.strip()
             if text:
                 try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from ntrk import runlog, sidecar
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
-from ntrk.repo import Repo, is_ntrk_file
+from ntrk.repo import Repo, is_ntrk_file, self_and_parents
 
 LOG_FILES = (
     runlog.LOG_RELPATH,
@@ -82,9 +82,7 @@ def _sidecars_of(repo: Repo, staged: list[str]) -> list[str]:
     """Sidecars of staged files, or of the recorded directories that hold them."""
     found: set[str] = set()
     for path in staged:
-        parts = path.split("/")
-        for end in range(len(parts), 0, -1):
-            output = "/".join(parts[:end])
+        for output in self_and_parents(path):
             side = sidecar.sidecar_path(repo.root / output)
             if side.is_file() and _sidecar_for(repo.root / output) == output:
                 found.add(side.relative_to(repo.root).as_posix())

@@ -103,7 +103,7 @@ class _Checker:
             return OutputStatus(path, "modified", rec, ["changed since its run wrote it"])
         reasons = []
         for source in rec.inputs:
-            now = self.worktree.digest(source.path) if self.worktree.exists(source.path) else None
+            now = self.worktree.digest(source.path)
             upstream = self.memo.get(source.path)
             if now is None:
                 reasons.append(f"input {source.path} is missing")

@@ -80,7 +80,8 @@ def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncRe
         )
     report = SyncReport(remote=name)
     report.configured = notes.configure(repo.git, dry_run=dry_run)
-    missing = unmirrored(repo)
+    known = notes.record_ids(repo.git)  # kept up to date below instead of read again
+    missing = unmirrored(repo, known)
     report.mirrored = len(missing)
     if dry_run:
         report.remote_has_notes = remote_has_notes(repo, name)
@@ -92,9 +93,10 @@ def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncRe
             raise NtrkError(
                 f"cannot write git notes: {exc}", "check that .git is writable"
             ) from exc
+        known |= {rec.id for rec in missing}
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         report.push_attempts = attempt
-        _fetch_and_merge(repo, name, report)
+        _fetch_and_merge(repo, name, report, known)
         outcome = _push(repo, name)
         if outcome != "raced":
             report.pushed = outcome == "pushed"
@@ -105,9 +107,8 @@ def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncRe
     )
 
 
-def unmirrored(repo: Repo) -> list[Record]:
+def unmirrored(repo: Repo, in_notes: set[str]) -> list[Record]:
     """Log records that the local notes do not hold yet (0.1.0 histories, failed writes)."""
-    in_notes = {line.record.id for _, line in notes.read_records(repo.git) if line.record}
     return [e.record for e in runlog.read(repo.root) if e.record.id not in in_notes]
 
 
@@ -139,7 +140,8 @@ def remote_names(repo: Repo) -> list[str]:
     return [name for name in repo.git.remotes.names() if name]
 
 
-def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport) -> None:
+def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str]) -> None:
+    """Fetch the remote's notes and merge them; `known` (the local record ids) grows with it."""
     refspec = f"+{notes.NOTES_REF}:{tracking_ref(remote)}"
     done = _git(repo, "fetch", "--no-tags", "--quiet", remote, refspec)
     if done.returncode != 0:
@@ -157,14 +159,9 @@ def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport) -> None:
             f"{remote}'s {notes.NOTES_REF} does not point at a commit",
             "ask whoever manages the remote; ntrk will not merge it",
         )
-    local = {line.record.id for _, line in notes.read_records(repo.git) if line.record}
-    report.fetched += len(
-        {
-            line.record.id
-            for _, line in notes.read_records(repo.git, tracking_ref(remote))
-            if line.record and line.record.id not in local
-        }
-    )
+    arrived = notes.record_ids(repo.git, tracking_ref(remote)) - known
+    report.fetched += len(arrived)
+    known |= arrived
     message = f"ntrk: merge notes from {remote}"
     try:
         report.merge, _ = notes.merge_tips(repo.git, theirs.id, message)

@@ -19,7 +19,7 @@ from ntrk.console import say, warn
 from ntrk.errors import NtrkError
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.record import FileRef, Record, Script
-from ntrk.repo import Repo
+from ntrk.repo import Repo, self_and_parents
 from ntrk.statcache import StatCache
 from ntrk.worktree import WorkTree
 
@@ -111,7 +111,7 @@ def _unexplained_changes(repo: Repo, dirty: list[str], cache: StatCache) -> list
     explained: set[str] = set()
     with closing(index.open_index(repo.root, repo.git)) as history:
         for path in dirty:
-            for candidate in _self_and_parents(path):
+            for candidate in self_and_parents(path):
                 latest = history.newest_at_path(candidate)
                 if latest is None:
                     continue
@@ -120,11 +120,6 @@ def _unexplained_changes(repo: Repo, dirty: list[str], cache: StatCache) -> list
                     explained.add(path)
                 break
     return [path for path in dirty if path not in explained]
-
-
-def _self_and_parents(path: str) -> list[str]:
-    parts = path.split("/")
-    return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
 
 
 def _hash_files(repo: Repo, tokens: Sequence[str], role: str, cache: StatCache) -> list[FileRef]:

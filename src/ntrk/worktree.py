@@ -47,9 +47,10 @@ class WorkTree:
 
     def marker(self, relpath: str | None, recorded_md5: str | None) -> str:
         """` [missing]`, ` [modified]` or nothing: how the file now compares to the record."""
-        if relpath is None or recorded_md5 is None or self.inside(relpath) is None:
+        path = None if relpath is None or recorded_md5 is None else self.inside(relpath)
+        if path is None or relpath is None:
             return ""
-        if not self.exists(relpath):
+        if not path.exists():
             return MISSING
         current = self.digest(relpath)
         if current is None:
