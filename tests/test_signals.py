@@ -7,6 +7,7 @@ import os
 import pty
 import signal
 import subprocess
+import sys
 import termios
 import time
 from pathlib import Path
@@ -128,3 +129,47 @@ def test_stdin_and_stdout_belong_to_the_command(repo: Path) -> None:
     assert done.returncode == 0
     assert done.stdout == "HELLO\n"
     assert (repo / "o").read_text() == "hello"
+
+
+# Another thread that leaves SIGCHLD unblocked (pytest-xdist's receiver, any embedding
+# program) can take the child's exit signal. The waiter must still see the exit.
+MANY_RUNS_BESIDE_A_THREAD = """
+import sys, threading, time
+from ntrk import runner
+
+stop = threading.Event()
+def wake_often():
+    while not stop.is_set():
+        time.sleep(0.0001)
+for _ in range(2):
+    threading.Thread(target=wake_often, daemon=True).start()
+for _ in range(int(sys.argv[1])):
+    assert runner.run(["true"]).exit_code == 0
+stop.set()
+print("done")
+"""
+
+
+def test_waiting_for_the_command_survives_a_thread_that_takes_sigchld() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", MANY_RUNS_BESIDE_A_THREAD, "300"],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang, not a speed check: 300 runs of `true` take a second or two
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done\n"
+
+
+def test_a_command_started_with_sigchld_ignored_still_reports_its_status(repo: Path) -> None:
+    # exec keeps SIG_IGN: a parent that ignores SIGCHLD makes the kernel reap ntrk's children.
+    done = subprocess.run(
+        [NT, "track", "python", "-c", "open('out', 'w').write('x')", "-o", "out"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(read_log(repo)) == 1
