@@ -32,7 +32,8 @@ from history import log_line, v1_record
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntrk import notes, record
+from ntrk import record
+from ntrk.store import notes
 
 SOAK = os.environ.get("NTRK_SOAK") == "1"
 

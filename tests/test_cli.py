@@ -93,12 +93,12 @@ def test_help_and_version_do_not_import_pygit2(args: list[str]) -> None:
 
 
 def test_internal_error_is_one_line_with_a_crash_log(cli, monkeypatch, repo) -> None:
-    import ntrk.trace
+    import ntrk.commands.trace
 
     def broken(_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ntrk.trace, "trace", broken)
+    monkeypatch.setattr(ntrk.commands.trace, "trace", broken)
     result = cli("trace", "x")
     assert result.code == 3
     assert result.err.count("\n") == 1

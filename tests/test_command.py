@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntrk.command import classify
+from ntrk.classify import classify
 from ntrk.config import Config
 
 CONFIG = Config()

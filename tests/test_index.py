@@ -11,7 +11,7 @@ import pytest
 from conftest import NT, git, ignore_outputs, make_repo, nt, start_tracks
 from history import RandomHistory, log_line, v1_record
 
-from ntrk import index, runlog
+from ntrk.store import index, runlog
 
 STEP = ["python", "step.py"]
 
@@ -153,7 +153,8 @@ def test_notes_arriving_later_are_indexed(repo: Path, cli) -> None:
     head = git(repo, "rev-parse", "HEAD").strip()
     cli("trace", "clean.csv")
     other = v1_record(99, [], [("gen.csv", b"g")], commit=head)
-    from ntrk import notes, record
+    from ntrk import record
+    from ntrk.store import notes
 
     notes.add(pygit2.Repository(str(repo)), [record.parse(other)])
     (repo / "gen.csv").write_bytes(b"g")

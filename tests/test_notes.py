@@ -13,8 +13,9 @@ from history import v1_record
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntrk import notes, record
+from ntrk import record
 from ntrk.record import Record
+from ntrk.store import notes
 
 STEP = ["python", "step.py"]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from history import v1_record
 
-from ntrk import record, runlog
+from ntrk import record
+from ntrk.store import runlog
 
 
 def make(index: int) -> record.Record:
@@ -71,7 +72,8 @@ import resource, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from history import v1_record
-from ntrk import record, runlog
+from ntrk import record
+from ntrk.store import runlog
 from ntrk.errors import NtrkError
 root = Path(sys.argv[1])
 size = runlog.log_path(root).stat().st_size

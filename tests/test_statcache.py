@@ -10,7 +10,7 @@ import pytest
 
 from ntrk import hashing
 from ntrk.hashing import Digest
-from ntrk.statcache import RACY_NS, StatCache
+from ntrk.store.statcache import RACY_NS, StatCache
 
 OLD = 1_600_000_000  # 2020: safely older than any cache write in these tests
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import NT, commit_all, git, make_repo, nt, read_log
 from history import log_line, v1_record
 
-from ntrk import notes
+from ntrk.store import notes
 
 STEP = ["python", "step.py"]
 

@@ -72,7 +72,7 @@ def track(ctx: click.Context, argv: Sequence[str]) -> None:
     nt track python clean.py -i raw.csv -o clean.csv
     nt track Rscript fit.R --input clean.csv --output model.rds
     """
-    from ntrk.track import track as run_tracked
+    from ntrk.commands.track import track as run_tracked
 
     ctx.exit(run_tracked(argv).exit_code)
 
@@ -98,8 +98,8 @@ def trace(file: Path, fmt: str) -> None:
     nt trace results/model.rds --format json | jq '.steps[].command'
     nt trace results/model.rds --format dot | dot -Tsvg > lineage.svg
     """
+    from ntrk.commands.trace import trace as trace_file
     from ntrk.render import render
-    from ntrk.trace import trace as trace_file
 
     click.echo(render(trace_file(file), fmt), nl=False)
 
@@ -119,7 +119,7 @@ def sync(remote: str | None, dry_run: bool) -> None:
     nt sync upstream --dry-run
     """
     from ntrk import repo as repo_mod
-    from ntrk.sync import sync as sync_notes
+    from ntrk.commands.sync import sync as sync_notes
 
     report = sync_notes(repo_mod.discover(Path.cwd()), remote, dry_run)
     for change in report.configured:
@@ -144,7 +144,7 @@ def status_command(paths: tuple[Path, ...], as_json: bool) -> None:
     import json
 
     from ntrk import repo as repo_mod
-    from ntrk import status as status_mod
+    from ntrk.commands import status as status_mod
 
     repo = repo_mod.discover(Path.cwd())
     wanted = [_relpath(repo, path) for path in paths] or None
@@ -176,9 +176,9 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
     nt rerun results/model.rds --all --verify --yes
     """
     from ntrk import repo as repo_mod
-    from ntrk import rerun as rerun_mod
+    from ntrk.commands import rerun as rerun_mod
+    from ntrk.commands.track import track as run_tracked
     from ntrk.record import Record
-    from ntrk.track import track as run_tracked
 
     repo = repo_mod.discover(Path.cwd())
     planned = rerun_mod.plan(repo, file, everything)
@@ -233,7 +233,7 @@ def log_command(path: Path | None, as_json: bool, max_count: int | None) -> None
     import json
 
     from ntrk import repo as repo_mod
-    from ntrk import runs
+    from ntrk.commands import log as runs
 
     repo = repo_mod.discover(Path.cwd())
     found = runs.runs(repo, _relpath(repo, path) if path else None, max_count)
@@ -267,8 +267,9 @@ def install_hooks(push_notes: bool, uninstall: bool) -> None:
     nt install-hooks --push-notes
     nt install-hooks --uninstall
     """
-    from ntrk import hooks, notes
     from ntrk import repo as repo_mod
+    from ntrk.commands import install_hooks as hooks
+    from ntrk.store import notes
 
     repo = repo_mod.discover(Path.cwd())
     if uninstall:
@@ -295,7 +296,7 @@ def hook(name: str, remote: str | None) -> None:
     nt hook pre-commit
     """
     from ntrk import repo as repo_mod
-    from ntrk import staging
+    from ntrk.commands import hook as staging
 
     try:
         repo = repo_mod.discover(Path.cwd())

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ntrk.statcache import StatCache
+    from ntrk.store.statcache import StatCache
 
 _PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 

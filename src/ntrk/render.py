@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ntrk.commands.trace import Lineage
 from ntrk.lineage import Step
 from ntrk.record import FileRef, Record
-from ntrk.trace import Lineage
 from ntrk.worktree import WorkTree
 
 FORMATS = ("text", "json", "dot", "mermaid")

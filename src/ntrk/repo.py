@@ -9,7 +9,7 @@ from pathlib import Path
 import pygit2
 
 from ntrk.errors import NtrkError
-from ntrk.sidecar import is_sidecar_name
+from ntrk.store.sidecar import is_sidecar_name
 
 NTRK_DIR = ".ntrk"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ntrk.hashing import Digest, hash_path
 from ntrk.repo import NTRK_DIR
-from ntrk.statcache import StatCache
+from ntrk.store.statcache import StatCache
 
 MISSING = " [missing]"
 MODIFIED = " [modified]"

@@ -291,7 +291,7 @@ def bench_track(quick: bool) -> None:
 def add_fake_notes(root: Path, count: int) -> None:
     import pygit2
 
-    from ntrk import notes
+    from ntrk.store import notes
 
     repo = pygit2.Repository(str(root))
     batch = [
@@ -306,7 +306,7 @@ def add_fake_notes(root: Path, count: int) -> None:
 def bench_hashing(quick: bool) -> None:
     """md5 throughput against md5sum, and what the stat cache saves."""
     from ntrk import hashing
-    from ntrk.statcache import StatCache
+    from ntrk.store.statcache import StatCache
 
     size = (256 if quick else 4096) * 1024**2
     with scratch() as base:
@@ -348,7 +348,7 @@ def bench_git_log(quick: bool) -> None:
         add_fake_notes(root, count)
         import pygit2
 
-        from ntrk import notes
+        from ntrk.store import notes
 
         repo = pygit2.Repository(str(root))
         commits = [c.id for c in repo.walk(repo.head.target)][:100]
@@ -390,7 +390,7 @@ def bench_notes(quick: bool) -> None:
     """One note write at 0 / 10k / 100k existing notes; reading every note back."""
     import pygit2
 
-    from ntrk import notes
+    from ntrk.store import notes
 
     sizes = [0, 1_000, 10_000] if quick else [0, 10_000, 100_000]
     rows = [("existing notes", "one note write (ms, median of 20)", "read all notes (s)")]

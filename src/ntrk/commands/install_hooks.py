@@ -52,8 +52,9 @@ class HookChange:
 
 def scripts_dir() -> Path:
     """The shipped hook scripts: inside the installed package, or the checkout's `hooks/`."""
-    packaged = Path(__file__).resolve().parent / "hooks"
-    checkout = Path(__file__).resolve().parents[2] / "hooks"  # editable install: src/ntrk/..
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "hooks"
+    checkout = package.parents[1] / "hooks"  # an editable install: src/ntrk/../../hooks
     for candidate in (packaged, checkout):
         if (candidate / "pre-commit").is_file():
             return candidate

@@ -12,15 +12,16 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import config, context, index, notes, record, runlog, runner, sidecar
+from ntrk import config, context, record, runner
 from ntrk import repo as repo_mod
-from ntrk.command import ClassifiedCommand, classify
+from ntrk.classify import ClassifiedCommand, classify
 from ntrk.console import say, warn
 from ntrk.errors import NtrkError
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.record import FileRef, Record, Script
 from ntrk.repo import Repo, self_and_parents
-from ntrk.statcache import StatCache
+from ntrk.store import index, notes, runlog, sidecar
+from ntrk.store.statcache import StatCache
 from ntrk.worktree import WorkTree
 
 _LISTED_PATHS = 8
@@ -73,7 +74,7 @@ def track(argv: Sequence[str]) -> TrackResult:
 
 def _next_step(repo: Repo) -> str:
     """What the user does to keep the record: commit the log, or let the hook stage it."""
-    from ntrk import hooks
+    from ntrk.commands import install_hooks as hooks
 
     if hooks.installed(repo):
         # git stops before the pre-commit hook when nothing is staged, so say how to commit

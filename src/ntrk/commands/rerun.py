@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import status as status_mod
+from ntrk.commands import status as status_mod
+from ntrk.commands.trace import trace
 from ntrk.errors import NtrkError
 from ntrk.record import Record
 from ntrk.repo import Repo
-from ntrk.trace import trace
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import index, sidecar
 from ntrk import repo as repo_mod
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.hashing import hash_path
 from ntrk.lineage import RecordIndex, Step, walk
 from ntrk.record import Record
+from ntrk.store import index, sidecar
 from ntrk.worktree import WorkTree
 
 
@@ -80,7 +80,7 @@ def _current_md5(target: Path) -> str | None:
 
 
 def _not_found(target: Path, repo: repo_mod.Repo | None) -> NtrkError:
-    from ntrk.sync import remotes_with_unfetched_notes
+    from ntrk.commands.sync import remotes_with_unfetched_notes
 
     unfetched = remotes_with_unfetched_notes(repo) if repo else []
     if unfetched:

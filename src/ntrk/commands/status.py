@@ -17,10 +17,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ntrk import index
 from ntrk.lineage import Produced
 from ntrk.record import Record
 from ntrk.repo import Repo
+from ntrk.store import index
 from ntrk.worktree import WorkTree
 
 STATES = ("missing", "modified", "stale", "ok")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 from contextlib import closing
 
-from ntrk import index
 from ntrk.record import Record
 from ntrk.repo import Repo
+from ntrk.store import index
 
 
 def runs(repo: Repo, path: str | None = None, limit: int | None = None) -> list[Record]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 
-from ntrk import notes, runlog
 from ntrk.errors import NtrkError
 from ntrk.record import Record
 from ntrk.repo import Repo
+from ntrk.store import notes, runlog
 
 PUSH_ATTEMPTS = 5
 # Every way git says "the remote moved since you looked": matching only one of them is how

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ntrk import runlog, sidecar
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.repo import Repo, is_ntrk_file, self_and_parents
+from ntrk.store import runlog, sidecar
 
 LOG_FILES = (
     runlog.LOG_RELPATH,
@@ -63,7 +63,7 @@ def post_commit(repo: Repo) -> list[str]:
 
 def pre_push(repo: Repo, remote: str) -> None:
     """Sync lineage notes with the remote being pushed to; warn on failure, never block."""
-    from ntrk.sync import sync
+    from ntrk.commands.sync import sync
 
     try:
         report = sync(repo, remote)

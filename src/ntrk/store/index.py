@@ -33,11 +33,11 @@ from typing import Any, BinaryIO
 
 import pygit2
 
-from ntrk import notes, runlog
 from ntrk import record as record_mod
 from ntrk.console import Progress, warn
 from ntrk.lineage import Produced
 from ntrk.record import Record
+from ntrk.store import notes, runlog
 
 INDEX_NAME = "index.sqlite"
 SCHEMA_VERSION = "1"

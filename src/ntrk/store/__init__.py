@@ -1,0 +1,1 @@
+"""What ntrk keeps: the run log, sidecars, git notes, and the derived index and stat cache."""
