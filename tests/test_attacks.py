@@ -32,7 +32,7 @@ from history import log_line, v1_record
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntrk import record
+from ntrk import layout, record
 from ntrk.store import notes
 
 SOAK = os.environ.get("NTRK_SOAK") == "1"
@@ -57,7 +57,7 @@ def check_consistent(root: Path, finished: set[str]) -> dict[str, int]:
             assert number == len(lines) - 1, f"a torn line that is not the last: {line[:60]!r}"
     repo = pygit2.Repository(str(root))
     noted = {ln.record.id for _, ln in notes.read_records(repo) if ln.record}
-    if notes.NOTES_REF in repo.references:
+    if layout.NOTES_REF in repo.references:
         assert notes.notes_commit(repo) is not None, "the notes ref points at no commit"
     for side in root.glob(".*.ntrk"):
         json.loads(side.read_text())  # never half-written

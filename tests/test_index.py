@@ -11,6 +11,7 @@ import pytest
 from conftest import NT, git, ignore_outputs, make_repo, nt, start_tracks
 from history import RandomHistory, log_line, v1_record
 
+from ntrk import layout
 from ntrk.store import index, runlog
 
 STEP = ["python", "step.py"]
@@ -27,14 +28,14 @@ def open_index(root: Path) -> index.LineageIndex:
 def meta(root: Path) -> dict[str, object]:
     import sqlite3
 
-    db = sqlite3.connect(root / ".ntrk" / index.INDEX_NAME)
+    db = sqlite3.connect(root / ".ntrk" / layout.INDEX_NAME)
     return {key: value for key, value in db.execute("SELECT key, value FROM meta")}
 
 
 def test_index_is_ignored_by_git(repo: Path, cli) -> None:
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     cli("trace", "clean.csv")
-    assert (repo / ".ntrk" / index.INDEX_NAME).exists()
+    assert (repo / ".ntrk" / layout.INDEX_NAME).exists()
     git(repo, "add", ".ntrk")
     staged = git(repo, "diff", "--cached", "--name-only").split()
     assert staged == [".ntrk/.gitattributes", ".ntrk/.gitignore", ".ntrk/runs.jsonl"]
@@ -79,9 +80,9 @@ def test_rewritten_log_is_read_again(repo: Path, cli) -> None:
 def test_corrupt_index_is_rebuilt(repo: Path, cli, damage: bytes) -> None:
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     expected = cli("trace", "clean.csv").out
-    (repo / ".ntrk" / index.INDEX_NAME).write_bytes(damage)
+    (repo / ".ntrk" / layout.INDEX_NAME).write_bytes(damage)
     for suffix in ("-wal", "-shm"):
-        (repo / ".ntrk" / (index.INDEX_NAME + suffix)).unlink(missing_ok=True)
+        (repo / ".ntrk" / (layout.INDEX_NAME + suffix)).unlink(missing_ok=True)
     result = cli("trace", "clean.csv")
     assert result.code == 0 and result.out == expected
 
@@ -91,7 +92,7 @@ def test_index_of_another_schema_is_rebuilt(repo: Path, cli) -> None:
 
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     expected = cli("trace", "clean.csv").out
-    db = sqlite3.connect(repo / ".ntrk" / index.INDEX_NAME)
+    db = sqlite3.connect(repo / ".ntrk" / layout.INDEX_NAME)
     db.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
     db.execute("DELETE FROM records")
     db.commit()
@@ -111,7 +112,7 @@ def test_incremental_index_equals_a_fresh_one(repo: Path, cli) -> None:
     log.write_text("".join(lines))
     targets = history.targets()
     incremental = answers(cli, targets)
-    (repo / ".ntrk" / index.INDEX_NAME).unlink()
+    (repo / ".ntrk" / layout.INDEX_NAME).unlink()
     assert answers(cli, targets) == incremental
     built = open_index(repo)
     assert [r.id for r in built.records()] == [json.loads(line)["id"] for line in lines]
@@ -122,7 +123,7 @@ def test_deleting_the_index_changes_no_answer(repo: Path, cli) -> None:
     history.write(repo)
     targets = history.targets()
     first = answers(cli, targets)
-    for path in (repo / ".ntrk").glob(index.INDEX_NAME + "*"):
+    for path in (repo / ".ntrk").glob(layout.INDEX_NAME + "*"):
         path.unlink()
     assert answers(cli, targets) == first
 
@@ -187,4 +188,4 @@ def test_read_only_store_answers_from_memory(unprivileged, hermetic_git) -> None
     (root / ".ntrk").chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"(no tracked inputs) -> step.py @ {head[:7]} -> a\n"
-    assert not (root / ".ntrk" / index.INDEX_NAME).exists()
+    assert not (root / ".ntrk" / layout.INDEX_NAME).exists()

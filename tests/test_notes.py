@@ -13,7 +13,7 @@ from history import v1_record
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ntrk import record
+from ntrk import layout, record
 from ntrk.record import Record
 from ntrk.store import notes
 
@@ -91,14 +91,14 @@ def test_git_log_shows_the_summary(repo: Path, cli) -> None:
 def test_notes_tree_uses_git_fan_out(repo: Path, cli) -> None:
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     head = git(repo, "rev-parse", "HEAD").strip()
-    listing = git(repo, "ls-tree", "-r", "--name-only", notes.NOTES_REF)
+    listing = git(repo, "ls-tree", "-r", "--name-only", layout.NOTES_REF)
     assert listing.strip() == f"{head[:2]}/{head[2:]}"
 
 
 def test_notes_commit_has_identity_and_message(repo: Path, cli) -> None:
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     (rec,) = read_log(repo)
-    shown = git(repo, "log", "-1", "--format=%an <%ae>|%cn|%s", notes.NOTES_REF).strip()
+    shown = git(repo, "log", "-1", "--format=%an <%ae>|%cn|%s", layout.NOTES_REF).strip()
     assert (
         shown == f"Test User <test@example.com>|Test User|ntrk: record {rec['id'][:8]} "
         "(python step.py -i raw.csv -o clean.csv)"
@@ -110,7 +110,7 @@ def test_fallback_identity_without_user_config(repo: Path, hermetic_git: Path) -
     repository = pygit2.Repository(str(repo))
     assert notes.identity(repository).email == "ntrk@localhost"
     notes.add(repository, [make(1, git(repo, "rev-parse", "HEAD").strip())])
-    author = git(repo, "log", "-1", "--format=%an <%ae>", notes.NOTES_REF).strip()
+    author = git(repo, "log", "-1", "--format=%an <%ae>", layout.NOTES_REF).strip()
     assert author == "ntrk <ntrk@localhost>"
 
 
@@ -118,9 +118,9 @@ def test_adding_the_same_record_twice_is_a_no_op(repo: Path) -> None:
     repository = pygit2.Repository(str(repo))
     rec = make(1, git(repo, "rev-parse", "HEAD").strip())
     assert notes.add(repository, [rec]) == 1
-    tip = git(repo, "rev-parse", notes.NOTES_REF)
+    tip = git(repo, "rev-parse", layout.NOTES_REF)
     assert notes.add(repository, [rec]) == 0
-    assert git(repo, "rev-parse", notes.NOTES_REF) == tip
+    assert git(repo, "rev-parse", layout.NOTES_REF) == tip
 
 
 def test_batch_writes_one_notes_commit(repo: Path) -> None:
@@ -131,7 +131,7 @@ def test_batch_writes_one_notes_commit(repo: Path) -> None:
     repository = pygit2.Repository(str(repo))
     records = [make(i, commits[i % 4]) for i in range(10)]
     assert notes.add(repository, records) == 10
-    assert git(repo, "rev-list", "--count", notes.NOTES_REF).strip() == "1"
+    assert git(repo, "rev-list", "--count", layout.NOTES_REF).strip() == "1"
     found = sorted(line.record.id for _, line in notes.read_records(repository) if line.record)
     assert found == sorted(r.id for r in records)
 
@@ -141,11 +141,11 @@ def test_reads_flat_and_deep_layouts_written_by_git(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD").strip()
     first = make(1, head)
     git(repo, "notes", "--ref=ntrk", "add", "-m", notes.format_line(first), head)
-    assert git(repo, "ls-tree", "--name-only", notes.NOTES_REF).strip() == head  # flat
+    assert git(repo, "ls-tree", "--name-only", layout.NOTES_REF).strip() == head  # flat
     repository = pygit2.Repository(str(repo))
     second = make(2, head)
     assert notes.add(repository, [second]) == 1
-    assert git(repo, "ls-tree", "--name-only", notes.NOTES_REF).strip() == head  # kept in place
+    assert git(repo, "ls-tree", "--name-only", layout.NOTES_REF).strip() == head  # kept in place
     ids = [line.record.id for _, line in notes.read_records(repository) if line.record]
     assert ids == [first.id, second.id]
     assert len(note_lines(repo)) == 2
@@ -174,7 +174,7 @@ def test_concurrently_moved_ref_is_not_overwritten(repo: Path, monkeypatch) -> N
 
 def test_notes_ref_pointing_at_a_blob_is_ignored(repo: Path, cli) -> None:
     blob = hash_object(repo, "junk")
-    git(repo, "update-ref", notes.NOTES_REF, blob)
+    git(repo, "update-ref", layout.NOTES_REF, blob)
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     assert cli("trace", "clean.csv").code == 0
 
@@ -213,11 +213,11 @@ def test_crowded_directories_split_a_level_deeper_and_git_still_reads_them(repo:
     ids = [f"ab{index:038x}" for index in range(600)]
     records = [make(i, commit) for i, commit in enumerate(ids)]
     notes.add(repository, records[:200])
-    listing = git(repo, "ls-tree", "--name-only", f"{notes.NOTES_REF}:ab").split()
+    listing = git(repo, "ls-tree", "--name-only", f"{layout.NOTES_REF}:ab").split()
     assert len(listing) == 200 and all(len(name) == 38 for name in listing)
     for rec in records[200:]:  # one at a time, as nt track writes them
         notes.add(repository, [rec])
-    listing = git(repo, "ls-tree", "--name-only", f"{notes.NOTES_REF}:ab").split()
+    listing = git(repo, "ls-tree", "--name-only", f"{layout.NOTES_REF}:ab").split()
     assert all(len(name) == 2 for name in listing)  # split into ab/00/…, ab/01/…
     found = {line.record.id for _, line in notes.read_records(repository) if line.record}
     assert found == {rec.id for rec in records}

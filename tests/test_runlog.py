@@ -10,7 +10,7 @@ from pathlib import Path
 
 from history import v1_record
 
-from ntrk import record
+from ntrk import layout, record
 from ntrk.store import runlog
 
 
@@ -37,7 +37,7 @@ def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
         assert worker.exitcode == 0
     entries = list(runlog.read(tmp_path))
     assert sorted(int(e.record.id, 16) for e in entries) == list(range(200))
-    lines = runlog.log_path(tmp_path).read_text(encoding="utf-8").splitlines()
+    lines = layout.log_path(tmp_path).read_text(encoding="utf-8").splitlines()
     assert len(lines) == 200 and all(json.loads(line) for line in lines)
 
 
@@ -45,7 +45,7 @@ def test_read_reports_offsets_and_line_numbers(tmp_path: Path) -> None:
     runlog.append(tmp_path, [make(1), make(2)])
     entries = list(runlog.read(tmp_path))
     assert [e.lineno for e in entries] == [1, 2]
-    raw = runlog.log_path(tmp_path).read_bytes()
+    raw = layout.log_path(tmp_path).read_bytes()
     assert raw[entries[1].offset :].startswith(b'{"command"')
     again = list(runlog.read(tmp_path, start=entries[1].offset, first_lineno=2))
     assert [e.record.id for e in again] == [entries[1].record.id]
@@ -53,7 +53,7 @@ def test_read_reports_offsets_and_line_numbers(tmp_path: Path) -> None:
 
 def test_valid_last_line_without_newline_is_read_and_closed(tmp_path: Path) -> None:
     runlog.ensure_store(tmp_path)
-    runlog.log_path(tmp_path).write_text(make(1).line, encoding="utf-8")
+    layout.log_path(tmp_path).write_text(make(1).line, encoding="utf-8")
     assert len(list(runlog.read(tmp_path))) == 1
     runlog.append(tmp_path, [make(2)])
     assert [e.record.id for e in runlog.read(tmp_path)] == [make(1).id, make(2).id]
@@ -61,7 +61,7 @@ def test_valid_last_line_without_newline_is_read_and_closed(tmp_path: Path) -> N
 
 def test_many_invalid_lines_are_summarised(tmp_path: Path, capfd) -> None:
     runlog.ensure_store(tmp_path)
-    runlog.log_path(tmp_path).write_text("x\n" * 12 + make(1).line + "\n", encoding="utf-8")
+    layout.log_path(tmp_path).write_text("x\n" * 12 + make(1).line + "\n", encoding="utf-8")
     assert len(list(runlog.read(tmp_path))) == 1
     err = capfd.readouterr().err.splitlines()
     assert len(err) == 6 and err[-1].endswith("7 more invalid lines skipped")
@@ -72,11 +72,11 @@ import resource, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from history import v1_record
-from ntrk import record
+from ntrk import layout, record
 from ntrk.store import runlog
 from ntrk.errors import NtrkError
 root = Path(sys.argv[1])
-size = runlog.log_path(root).stat().st_size
+size = layout.log_path(root).stat().st_size
 resource.setrlimit(resource.RLIMIT_FSIZE, (size + 10, size + 10))
 try:
     runlog.append(root, [record.parse(v1_record(9, [], [("big", b"b")]))])
@@ -87,11 +87,11 @@ except NtrkError as error:
 
 def test_full_disk_leaves_nothing_half_written(tmp_path: Path) -> None:
     runlog.append(tmp_path, [make(1)])
-    before = runlog.log_path(tmp_path).read_bytes()
+    before = layout.log_path(tmp_path).read_bytes()
     script = FULL_DISK.format(tests=str(Path(__file__).parent))
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True
     )
     assert "cannot write .ntrk/runs.jsonl: " in done.stdout
     assert "nothing was recorded" in done.stdout
-    assert runlog.log_path(tmp_path).read_bytes() == before
+    assert layout.log_path(tmp_path).read_bytes() == before

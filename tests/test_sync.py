@@ -10,7 +10,7 @@ import pytest
 from conftest import NT, commit_all, git, make_repo, nt, read_log
 from history import log_line, v1_record
 
-from ntrk.store import notes
+from ntrk import layout
 
 STEP = ["python", "step.py"]
 
@@ -34,7 +34,7 @@ def track(root: Path, *args: str) -> None:
     assert result.code == 0, result.err
 
 
-def note_ids(root: Path, ref: str = notes.NOTES_REF) -> set[str]:
+def note_ids(root: Path, ref: str = layout.NOTES_REF) -> set[str]:
     listing = git(root, "notes", f"--ref={ref}", "list").split()
     ids = set()
     for annotated in listing[1::2]:
@@ -77,7 +77,7 @@ def test_log_and_notes_give_byte_identical_traces(server: Path, tmp_path: Path) 
         side.unlink()
     notes_only = nt(alice, "trace", "final.csv").out
     log.write_bytes(saved)
-    git(alice, "update-ref", "-d", notes.NOTES_REF)
+    git(alice, "update-ref", "-d", layout.NOTES_REF)
     log_only = nt(alice, "trace", "final.csv").out
     assert with_both == notes_only == log_only
 
@@ -133,7 +133,7 @@ def test_push_race_is_retried_and_loses_nothing(server: Path, tmp_path: Path, mo
     track(bob, *STEP, "-i", "raw.csv", "-o", "b2.csv")  # lands on the server mid-sync
     once = f"[ ! -e {tmp_path}/raced ] && touch {tmp_path}/raced"
     if moment == "server-update":
-        git(bob, "push", "-q", "origin", f"{notes.NOTES_REF}:refs/prepared/ntrk")
+        git(bob, "push", "-q", "origin", f"{layout.NOTES_REF}:refs/prepared/ntrk")
         script = server / "hooks" / "update"
         land = "git update-ref refs/notes/ntrk $(git rev-parse refs/prepared/ntrk)"
         script.write_text(f'#!/bin/sh\n[ "$1" = refs/notes/ntrk ] && {once} && {land}\nexit 0\n')
@@ -152,7 +152,7 @@ def test_push_race_is_retried_and_loses_nothing(server: Path, tmp_path: Path, mo
     assert len(expected) == 3
     assert note_ids(alice) == expected
     fresh = clone(server, tmp_path / "fresh")
-    git(fresh, "fetch", "-q", "origin", f"{notes.NOTES_REF}:{notes.NOTES_REF}")
+    git(fresh, "fetch", "-q", "origin", f"{layout.NOTES_REF}:{layout.NOTES_REF}")
     assert note_ids(fresh) == expected
 
 
@@ -207,7 +207,7 @@ def test_dry_run_changes_nothing(server: Path, tmp_path: Path) -> None:
     assert result.code == 0
     assert result.out.startswith("would mirror 1 record(s) into the notes; origin has no notes yet")
     assert "would set notes.rewriteRef=refs/notes/ntrk" in result.err
-    assert notes.NOTES_REF not in git(alice, "for-each-ref")
+    assert layout.NOTES_REF not in git(alice, "for-each-ref")
     assert git(alice, "config", "--get-all", "notes.rewriteRef", check=False) == ""
 
 
@@ -219,10 +219,10 @@ def test_old_log_is_backfilled_idempotently(server: Path, tmp_path: Path) -> Non
     (alice / ".ntrk" / "runs.jsonl").write_text("".join(map(log_line, records)))
     first = nt(alice, "sync")
     assert first.out == "5 record(s) mirrored, 0 fetched from origin, pushed\n"
-    tip = git(alice, "rev-parse", notes.NOTES_REF)
+    tip = git(alice, "rev-parse", layout.NOTES_REF)
     second = nt(alice, "sync")
     assert second.out == "0 record(s) mirrored, 0 fetched from origin, nothing to push\n"
-    assert git(alice, "rev-parse", notes.NOTES_REF) == tip
+    assert git(alice, "rev-parse", layout.NOTES_REF) == tip
     assert note_ids(alice) == {r["id"] for r in records}
     assert second.err == ""  # the config was set once, by the first sync
 
@@ -234,7 +234,7 @@ def test_sync_sets_notes_config_once(server: Path, tmp_path: Path) -> None:
         "nt: set notes.rewriteRef=refs/notes/ntrk (notes follow commit --amend and rebase)",
         "nt: set notes.ntrk.mergeStrategy=cat_sort_uniq (git notes merge keeps every record)",
     ]
-    assert git(alice, "config", "--get-all", "notes.rewriteRef").split() == [notes.NOTES_REF]
+    assert git(alice, "config", "--get-all", "notes.rewriteRef").split() == [layout.NOTES_REF]
     assert git(alice, "config", "notes.ntrk.mergeStrategy").strip() == "cat_sort_uniq"
     assert "push" not in git(alice, "config", "--get-regexp", "remote.origin")
 
@@ -260,8 +260,8 @@ def test_plain_git_notes_merge_keeps_every_record(server: Path, tmp_path: Path) 
     nt(alice, "sync")
     track(alice, *STEP, "-i", "raw.csv", "-o", "a.csv")
     track(bob, *STEP, "-i", "raw.csv", "-o", "b.csv")
-    git(bob, "push", "-q", "origin", notes.NOTES_REF)
-    git(alice, "fetch", "-q", "origin", f"{notes.NOTES_REF}:refs/notes/theirs")
+    git(bob, "push", "-q", "origin", layout.NOTES_REF)
+    git(alice, "fetch", "-q", "origin", f"{layout.NOTES_REF}:refs/notes/theirs")
     git(alice, "notes", "--ref=ntrk", "merge", "refs/notes/theirs")  # cat_sort_uniq from config
     assert note_ids(alice) == {read_log(alice)[0]["id"], read_log(bob)[0]["id"]}
     assert nt(alice, "trace", "a.csv").code == 0
@@ -270,9 +270,9 @@ def test_plain_git_notes_merge_keeps_every_record(server: Path, tmp_path: Path) 
 def test_trace_reads_fetched_remote_notes_without_merging(server: Path, tmp_path: Path) -> None:
     alice = clone(server, tmp_path / "alice")
     track(alice, *STEP, "-i", "raw.csv", "-o", "a.csv")
-    git(alice, "push", "-q", "origin", notes.NOTES_REF)
+    git(alice, "push", "-q", "origin", layout.NOTES_REF)
     bob = clone(server, tmp_path / "bob")
-    git(bob, "fetch", "-q", "origin", f"{notes.NOTES_REF}:refs/notes/remotes/origin/ntrk")
+    git(bob, "fetch", "-q", "origin", f"{layout.NOTES_REF}:refs/notes/remotes/origin/ntrk")
     shutil.copy(alice / "a.csv", bob / "a.csv")
     assert nt(bob, "trace", "a.csv").out == nt(alice, "trace", "a.csv").out
 

@@ -378,7 +378,7 @@ def test_sidecar_write_failure_keeps_the_log_record(unprivileged, hermetic_git) 
     ],
 )
 def test_sidecars_and_their_temporary_names_are_ntrk_files(name: str, ours: bool) -> None:
-    from ntrk.repo import is_ntrk_file
+    from ntrk.layout import is_ntrk_file
 
     assert is_ntrk_file(f"dir/{name}") is ours
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from ntrk.console import warn
 from ntrk.errors import NtrkError
+from ntrk.layout import CONFIG_NAME
 
-CONFIG_NAME = "ntrk.toml"
 DEFAULT_INPUT_FLAGS = frozenset({"-i", "--in", "--input"})
 DEFAULT_OUTPUT_FLAGS = frozenset({"-o", "--out", "--output"})
 _KNOWN = {"flags": {"inputs", "outputs"}, "record": {"hostname", "env_vars", "env_command"}}

@@ -5,8 +5,8 @@ content, not tamper evidence. A directory's md5 is the md5 of its manifest, one 
 regular file in `md5sum` format (`<md5>  <relative/path>\\n`), sorted by path bytes; ntrk's own
 sidecars and symbolic links are left out. That is DVC's `.dir` idea in a form a shell can check:
 
-    (cd results && find . -type f ! -name '.*.ntrk' | sed 's|^\\./||' | LC_ALL=C sort \\
-        | xargs -d '\\n' md5sum) | md5sum
+    (cd results && find . -type f ! -name '.*.ntrk' ! -name '.*.ntrk.*.tmp' \\
+        | sed 's|^\\./||' | LC_ALL=C sort | xargs -d '\\n' md5sum) | md5sum
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ntrk.layout import is_sidecar_name
 
 if TYPE_CHECKING:
     from ntrk.store.statcache import StatCache
@@ -157,7 +159,7 @@ def _tree_files(directory: Path) -> list[bytes]:
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = [name for name in dirnames if not os.path.islink(os.path.join(dirpath, name))]
         for name in filenames:
-            if name.startswith(b".") and name.endswith(b".ntrk"):
+            if is_sidecar_name(os.fsdecode(name)):
                 continue
             full = os.path.join(dirpath, name)
             if stat.S_ISREG(os.lstat(full).st_mode):

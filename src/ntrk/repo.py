@@ -9,9 +9,7 @@ from pathlib import Path
 import pygit2
 
 from ntrk.errors import NtrkError
-from ntrk.store.sidecar import is_sidecar_name
-
-NTRK_DIR = ".ntrk"
+from ntrk.layout import is_ntrk_file
 
 
 @dataclass(frozen=True)
@@ -82,15 +80,6 @@ class Repo:
             return (Path.cwd() / path).resolve().relative_to(self.root).as_posix()
         except ValueError:
             return None
-
-
-def is_ntrk_file(path: str) -> bool:
-    """ntrk's own files: `.ntrk/` and dot-prefixed `.NAME.ntrk` sidecars (not `model.ntrk`)."""
-    return (
-        path == NTRK_DIR
-        or path.startswith(NTRK_DIR + "/")
-        or is_sidecar_name(path.rsplit("/", 1)[-1])
-    )
 
 
 def self_and_parents(path: str) -> list[str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ntrk.hashing import Digest, hash_path
-from ntrk.repo import NTRK_DIR
+from ntrk.layout import store_dir
 from ntrk.store.statcache import StatCache
 
 MISSING = " [missing]"
@@ -28,7 +28,7 @@ class WorkTree:
     @classmethod
     def with_cache(cls, root: Path) -> WorkTree:
         """A work tree whose files are hashed through the repository's stat cache."""
-        return cls(root, StatCache(root / NTRK_DIR))
+        return cls(root, StatCache(store_dir(root)))
 
     def inside(self, relpath: str) -> Path | None:
         """The absolute path of `relpath` if it stays inside the work tree, else None."""

@@ -7,14 +7,9 @@ from pathlib import Path
 
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
-from ntrk.repo import Repo, is_ntrk_file, self_and_parents
-from ntrk.store import runlog, sidecar
-
-LOG_FILES = (
-    runlog.LOG_RELPATH,
-    f"{runlog.STORE_DIR}/.gitattributes",
-    f"{runlog.STORE_DIR}/.gitignore",
-)
+from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_path
+from ntrk.repo import Repo, self_and_parents
+from ntrk.store import sidecar
 
 
 def pre_commit(repo: Repo) -> list[str]:
@@ -24,10 +19,10 @@ def pre_commit(repo: Repo) -> list[str]:
     `git commit -- paths` stages into its temporary index), and from the work tree's root.
     """
     # Without --no-index: a log that is already tracked stages fine whatever the ignore rules.
-    if _git(repo, "check-ignore", "-q", runlog.LOG_RELPATH).returncode == 0:
+    if _git(repo, "check-ignore", "-q", LOG_RELPATH).returncode == 0:
         warn(
-            f"{runlog.LOG_RELPATH} is ignored by git, so the hook did not stage it "
-            f"(remove {runlog.STORE_DIR}/ from your ignore rules to keep lineage with the code)"
+            f"{LOG_RELPATH} is ignored by git, so the hook did not stage it "
+            f"(remove {STORE_DIR}/ from your ignore rules to keep lineage with the code)"
         )
         return []
     paths = [path for path in LOG_FILES if (repo.root / path).is_file()]
@@ -83,7 +78,7 @@ def _sidecars_of(repo: Repo, staged: list[str]) -> list[str]:
     found: set[str] = set()
     for path in staged:
         for output in self_and_parents(path):
-            side = sidecar.sidecar_path(repo.root / output)
+            side = sidecar_path(repo.root / output)
             if side.is_file() and _sidecar_for(repo.root / output) == output:
                 found.add(side.relative_to(repo.root).as_posix())
     return sorted(found)

@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from ntrk.errors import NtrkError
+from ntrk.layout import NOTES_REF, tracking_ref
 from ntrk.record import Record
 from ntrk.repo import Repo
 from ntrk.store import notes, runlog
@@ -49,7 +50,7 @@ class SyncReport:
             remote = "has notes" if self.remote_has_notes else "has no notes yet"
             return (
                 f"would mirror {self.mirrored} record(s) into the notes; {self.remote} {remote}; "
-                f"would fetch, merge and push {notes.NOTES_REF}"
+                f"would fetch, merge and push {NOTES_REF}"
             )
         pushed = "pushed" if self.pushed else "nothing to push"
         return (
@@ -112,15 +113,10 @@ def unmirrored(repo: Repo, in_notes: set[str]) -> list[Record]:
     return [e.record for e in runlog.read(repo.root) if e.record.id not in in_notes]
 
 
-def tracking_ref(remote: str) -> str:
-    """Where the fetched copy of a remote's notes is kept."""
-    return f"refs/notes/remotes/{remote}/ntrk"
-
-
 def remote_has_notes(repo: Repo, remote: str) -> bool:
     """Whether the remote has a notes ref (asks the remote; False when it cannot be asked)."""
     try:
-        done = _git(repo, "ls-remote", "--exit-code", remote, notes.NOTES_REF, timeout=15)
+        done = _git(repo, "ls-remote", "--exit-code", remote, NOTES_REF, timeout=15)
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0 and bool(done.stdout.strip())
@@ -142,7 +138,7 @@ def remote_names(repo: Repo) -> list[str]:
 
 def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str]) -> None:
     """Fetch the remote's notes and merge them; `known` (the local record ids) grows with it."""
-    refspec = f"+{notes.NOTES_REF}:{tracking_ref(remote)}"
+    refspec = f"+{NOTES_REF}:{tracking_ref(remote)}"
     done = _git(repo, "fetch", "--no-tags", "--quiet", remote, refspec)
     if done.returncode != 0:
         if _NO_REMOTE_REF in done.stderr:
@@ -156,7 +152,7 @@ def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str
     theirs = notes.notes_commit(repo.git, tracking_ref(remote))
     if theirs is None:
         raise NtrkError(
-            f"{remote}'s {notes.NOTES_REF} does not point at a commit",
+            f"{remote}'s {NOTES_REF} does not point at a commit",
             "ask whoever manages the remote; ntrk will not merge it",
         )
     arrived = notes.record_ids(repo.git, tracking_ref(remote)) - known
@@ -177,16 +173,14 @@ def _push(repo: Repo, remote: str) -> str:
     if fetched is not None and fetched.id == local.id:
         return "nothing"
     # --no-verify: this push runs from ntrk's own pre-push hook too, and must not recurse.
-    done = _git(
-        repo, "push", "--quiet", "--no-verify", remote, f"{notes.NOTES_REF}:{notes.NOTES_REF}"
-    )
+    done = _git(repo, "push", "--quiet", "--no-verify", remote, f"{NOTES_REF}:{NOTES_REF}")
     if done.returncode == 0:
         return "pushed"
     if any(marker in done.stderr for marker in _RACE_MARKERS):
         return "raced"
     raise NtrkError(
         f"cannot push notes to {remote}: {_first_line(done.stderr)}",
-        f"check your access (git push {remote} {notes.NOTES_REF}); your notes are kept locally",
+        f"check your access (git push {remote} {NOTES_REF}); your notes are kept locally",
     )
 
 

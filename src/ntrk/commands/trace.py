@@ -10,6 +10,7 @@ from ntrk import repo as repo_mod
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.hashing import hash_path
+from ntrk.layout import sidecar_path
 from ntrk.lineage import RecordIndex, Step, walk
 from ntrk.record import Record
 from ntrk.store import index, sidecar
@@ -68,7 +69,7 @@ def _read_sidecar(target: Path) -> tuple[Record, str | None] | None:
     try:
         return sidecar.read(target)
     except InvalidRecord as exc:
-        warn(f"{sidecar.sidecar_path(target)}: ignored, not a valid record ({exc})")
+        warn(f"{sidecar_path(target)}: ignored, not a valid record ({exc})")
         return None
 
 

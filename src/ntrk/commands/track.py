@@ -12,7 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import config, context, record, runner
+from ntrk import config, context, layout, record, runner
 from ntrk import repo as repo_mod
 from ntrk.classify import ClassifiedCommand, classify
 from ntrk.console import say, warn
@@ -41,7 +41,7 @@ def track(argv: Sequence[str]) -> TrackResult:
     head = repo.head()
     settings = config.load(repo.root)
     command = classify(argv, settings)
-    with closing(StatCache(repo.root / runlog.STORE_DIR)) as cache:
+    with closing(StatCache(layout.store_dir(repo.root))) as cache:
         _refuse_if_dirty(repo, cache)
         inputs = _hash_files(repo, command.inputs, "input", cache)
         start = record.now_precise()
@@ -81,9 +81,9 @@ def _next_step(repo: Repo) -> str:
         # the log alone.
         return (
             "your next git commit carries the log (pre-commit hook); "
-            f"to commit it alone: git add {runlog.STORE_DIR} && git commit"
+            f"to commit it alone: git add {layout.STORE_DIR} && git commit"
         )
-    return f"commit {runlog.LOG_RELPATH} to keep it (git add {runlog.STORE_DIR} && git commit)."
+    return f"commit {layout.LOG_RELPATH} to keep it (git add {layout.STORE_DIR} && git commit)."
 
 
 def _refuse_if_dirty(repo: Repo, cache: StatCache) -> None:

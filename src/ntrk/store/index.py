@@ -33,13 +33,13 @@ from typing import Any, BinaryIO
 
 import pygit2
 
+from ntrk import layout
 from ntrk import record as record_mod
 from ntrk.console import Progress, warn
 from ntrk.lineage import Produced
 from ntrk.record import Record
 from ntrk.store import notes, runlog
 
-INDEX_NAME = "index.sqlite"
 SCHEMA_VERSION = "1"
 _WINDOWS = 16
 _WINDOW_BYTES = 256
@@ -125,9 +125,9 @@ def empty() -> LineageIndex:
 
 def open_index(root: Path, git: pygit2.Repository | None) -> LineageIndex:
     """The repository's index, brought up to date with its log and notes."""
-    path = root / runlog.STORE_DIR / INDEX_NAME
+    path = layout.store_dir(root) / layout.INDEX_NAME
     db = None
-    if (root / runlog.STORE_DIR).is_dir():
+    if layout.store_dir(root).is_dir():
         try:
             runlog.ensure_store(root)  # its .gitignore keeps the index out of `git add .ntrk`
             db = _open_file(path)
@@ -405,7 +405,7 @@ def _changed_note_lines(
 def _fingerprint(root: Path, offset: int) -> str:
     """The fingerprint of the log's first `offset` bytes (see `_windows`)."""
     try:
-        with runlog.log_path(root).open("rb") as stream:
+        with layout.log_path(root).open("rb") as stream:
             return _windows(stream, offset)
     except OSError:
         return _windows(None, 0)
@@ -438,6 +438,6 @@ def _log_unchanged(root: Path, known: dict[str, Any]) -> bool:
 
 def _log_size(root: Path) -> int:
     try:
-        return runlog.log_path(root).stat().st_size
+        return layout.log_path(root).stat().st_size
     except OSError:
         return 0

@@ -37,11 +37,10 @@ import pygit2
 
 from ntrk import record as record_mod
 from ntrk.errors import InvalidRecord
+from ntrk.layout import NOTES_LOCK_NAME, NOTES_REF, is_tracking_ref
 from ntrk.record import FileRef, Record
 
 T = TypeVar("T")
-NOTES_REF = "refs/notes/ntrk"
-REMOTE_NOTES = re.compile(r"refs/notes/remotes/[^/]+/ntrk\Z")
 FALLBACK_IDENTITY = ("ntrk", "ntrk@localhost")
 _HEX = re.compile(r"[0-9a-f]+\Z")
 _SUMMARY_COMMAND_CHARS = 100
@@ -105,7 +104,7 @@ def _printable(text: str) -> str:
 
 def notes_refs(git: pygit2.Repository) -> list[str]:
     """The notes refs ntrk reads: its own, then fetched copies `refs/notes/remotes/*/ntrk`."""
-    fetched = sorted(name for name in git.references if REMOTE_NOTES.match(name))
+    fetched = sorted(name for name in git.references if is_tracking_ref(name))
     return ([NOTES_REF] if NOTES_REF in git.references else []) + fetched
 
 
@@ -397,7 +396,7 @@ def _message(records: Sequence[Record]) -> str:
 @contextmanager
 def _notes_lock(git: pygit2.Repository) -> Iterator[None]:
     """An exclusive lock shared by every ntrk process writing this repository's notes."""
-    fd = os.open(common_dir(git) / "ntrk-notes.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(common_dir(git) / NOTES_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -17,13 +17,9 @@ from pathlib import Path
 from ntrk import record as record_mod
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
+from ntrk.layout import LOG_RELPATH, STORE_FILES, log_path, store_dir
 from ntrk.record import Record
 
-STORE_DIR = ".ntrk"
-LOG_NAME = "runs.jsonl"
-LOG_RELPATH = f"{STORE_DIR}/{LOG_NAME}"
-GITATTRIBUTES = f"{LOG_NAME} merge=union\n"
-GITIGNORE = "# Derived files that ntrk rebuilds at will; never commit them.\n*.sqlite*\n"
 _MAX_WARNINGS = 5
 
 
@@ -37,20 +33,14 @@ class LogEntry:
     text: str  # the line as read, without its newline
 
 
-def log_path(root: Path) -> Path:
-    """Where the run log of the repository at `root` lives."""
-    return root / STORE_DIR / LOG_NAME
-
-
 def ensure_store(root: Path) -> Path:
     """Create `.ntrk/` with `.gitattributes` (union merge for the log) and `.gitignore` (for the
     derived index); return the log path."""
-    store = root / STORE_DIR
-    store.mkdir(exist_ok=True)
-    for name, text in ((".gitattributes", GITATTRIBUTES), (".gitignore", GITIGNORE)):
-        if not (store / name).exists():
-            _write_new(store / name, text)
-    return store / LOG_NAME
+    store_dir(root).mkdir(exist_ok=True)
+    for relpath, text in STORE_FILES.items():
+        if not (root / relpath).exists():
+            _write_new(root / relpath, text)
+    return log_path(root)
 
 
 def append(root: Path, records: Sequence[Record]) -> None:

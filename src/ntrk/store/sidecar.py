@@ -8,27 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from ntrk import record as record_mod
 from ntrk.errors import InvalidRecord
+from ntrk.layout import sidecar_path
 from ntrk.record import Record, is_safe_relpath
 
 MAX_SIDECAR_BYTES = record_mod.MAX_RECORD_CHARS * 2
-
-
-_SIDECAR_NAME = re.compile(r"\..+\.ntrk(?:\.\d+\.tmp)?\Z", re.S)
-
-
-def sidecar_path(output: Path) -> Path:
-    """The sidecar of `output` (a file or directory)."""
-    return output.with_name(f".{output.name}.ntrk")
-
-
-def is_sidecar_name(name: str) -> bool:
-    """A sidecar's file name, or the temporary name it has while being written."""
-    return _SIDECAR_NAME.match(name) is not None
 
 
 def write(output: Path, output_relpath: str, rec: Record) -> None:

@@ -17,8 +17,8 @@ import sqlite3
 from pathlib import Path
 
 from ntrk.hashing import Digest
+from ntrk.layout import STAT_CACHE_NAME
 
-CACHE_NAME = "stat-cache.sqlite"
 RACY_NS = 2_000_000_000  # coarser than any common file system's timestamps (FAT: 2 s)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
@@ -35,7 +35,7 @@ class StatCache:
         if store_dir is None or not store_dir.is_dir():
             return
         try:
-            self._db = sqlite3.connect(store_dir / CACHE_NAME, timeout=5, isolation_level=None)
+            self._db = sqlite3.connect(store_dir / STAT_CACHE_NAME, timeout=5, isolation_level=None)
             self._db.executescript(_SCHEMA)
         except sqlite3.Error:
             self._db = None
