@@ -33,8 +33,9 @@ NOTES_REF = "refs/notes/ntrk"
 NOTES_LOCK_NAME = "ntrk-notes.lock"
 _REMOTE_NOTES_REF = re.compile(r"refs/notes/remotes/[^/]+/ntrk\Z")
 
-# A sidecar, or the temporary name it has while being written (`.NAME.ntrk.<pid>.tmp`).
-_SIDECAR_NAME = re.compile(r"\..+\.ntrk(?:\.\d+\.tmp)?\Z", re.S)
+# A sidecar, or the temporary name it has while being written (`.NAME.ntrk.<hex>.tmp`,
+# see `safeio`; ntrk 0.2.0 used the writer's pid as <hex>).
+_SIDECAR_NAME = re.compile(r"\..+\.ntrk(?:\.[0-9a-f]+\.tmp)?\Z", re.S)
 
 
 def store_dir(root: Path) -> Path:

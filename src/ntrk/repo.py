@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
 from ntrk.errors import NtrkError
+from ntrk.gitcli import GitError, git
 from ntrk.layout import is_ntrk_file
 
 
@@ -60,19 +60,15 @@ class Repo:
         return sorted(path for path in paths if not is_ntrk_file(path))
 
     def _git_status_paths(self) -> set[str]:
-        done = subprocess.run(
-            ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"],
-            cwd=self.root,
-            capture_output=True,
-        )
-        if done.returncode != 0:
-            message = done.stderr.decode(errors="replace").strip().splitlines()
-            raise NtrkError(
-                f"git status failed: {message[0] if message else done.returncode}",
-                "run git status to see what git needs",
+        try:
+            listing = git(
+                self.root, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"
             )
-        entries = done.stdout.decode("utf-8", errors="surrogateescape").split("\0")
-        return {entry[3:] for entry in entries if entry}
+        except GitError as exc:
+            raise NtrkError(
+                f"git status failed: {exc.message}", "run git status to see what git needs"
+            ) from exc
+        return {entry[3:] for entry in listing.split("\0") if entry}
 
     def relpath(self, path: Path) -> str | None:
         """`path` (absolute, or relative to the current directory) relative to the work tree."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from ntrk.commands.sync import sync
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
+from ntrk.gitcli import run
 from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_path
 from ntrk.repo import Repo, self_and_parents
 from ntrk.store import sidecar
@@ -19,7 +20,7 @@ def pre_commit(repo: Repo) -> list[str]:
     `git commit -- paths` stages into its temporary index), and from the work tree's root.
     """
     # Without --no-index: a log that is already tracked stages fine whatever the ignore rules.
-    if _git(repo, "check-ignore", "-q", LOG_RELPATH).returncode == 0:
+    if run(repo.root, "check-ignore", "-q", LOG_RELPATH).returncode == 0:
         warn(
             f"{LOG_RELPATH} is ignored by git, so the hook did not stage it "
             f"(remove {STORE_DIR}/ from your ignore rules to keep lineage with the code)"
@@ -28,9 +29,9 @@ def pre_commit(repo: Repo) -> list[str]:
     paths = [path for path in LOG_FILES if (repo.root / path).is_file()]
     paths += _sidecars_of(repo, _staged(repo))
     if paths:
-        done = _git(repo, "add", "--", *paths)
+        done = run(repo.root, "add", "--", *paths)
         if done.returncode != 0:
-            warn(f"could not stage the lineage log: {done.stderr.strip().splitlines()[-1:]}")
+            warn(f"could not stage the lineage log: {done.message}")
             return []
     return paths
 
@@ -42,24 +43,22 @@ def post_commit(repo: Repo) -> list[str]:
     the commit but not in the real index, which then reads as a staged revert. A file whose
     work-tree bytes equal the commit's, but whose index entry differs, is re-added.
     """
-    changed = _git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "HEAD")
+    changed = run(repo.root, "diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "HEAD")
     ours = [path for path in changed.stdout.split("\0") if path and is_ntrk_file(path)]
     stale = []
     for path in ours:
-        committed = _git(repo, "rev-parse", "--verify", "-q", f"HEAD:{path}").stdout.strip()
-        on_disk = _git(repo, "hash-object", "--", path).stdout.strip()
-        indexed = _git(repo, "ls-files", "-s", "--", path).stdout.split()
+        committed = run(repo.root, "rev-parse", "--verify", "-q", f"HEAD:{path}").stdout.strip()
+        on_disk = run(repo.root, "hash-object", "--", path).stdout.strip()
+        indexed = run(repo.root, "ls-files", "-s", "--", path).stdout.split()
         if committed and on_disk == committed and indexed[1:2] != [committed]:
             stale.append(path)
     if stale:
-        _git(repo, "add", "--", *stale)
+        run(repo.root, "add", "--", *stale)
     return stale
 
 
 def pre_push(repo: Repo, remote: str) -> None:
     """Sync lineage notes with the remote being pushed to; warn on failure, never block."""
-    from ntrk.commands.sync import sync
-
     try:
         report = sync(repo, remote)
     except NtrkError as error:
@@ -69,7 +68,9 @@ def pre_push(repo: Repo, remote: str) -> None:
 
 
 def _staged(repo: Repo) -> list[str]:
-    done = _git(repo, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=AM")
+    done = run(
+        repo.root, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=AM"
+    )
     return [path for path in done.stdout.split("\0") if path]
 
 
@@ -90,7 +91,3 @@ def _sidecar_for(output: Path) -> str | None:
     except InvalidRecord:
         return None
     return found[1] if found else None
-
-
-def _git(repo: Repo, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo.root, capture_output=True, text=True)

@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ntrk.errors import NtrkError
+from ntrk.gitcli import GitError, git
 from ntrk.repo import Repo
+from ntrk.safeio import write_atomic
 
 MARKER = b"ntrk-managed-hook"
 KEPT_SUFFIX = ".before-ntrk"
@@ -66,12 +67,11 @@ def scripts_dir() -> Path:
 
 def hooks_dir(repo: Repo) -> Path:
     """The directory git runs hooks from in this repository."""
-    done = subprocess.run(
-        ["git", "rev-parse", "--git-path", "hooks"], cwd=repo.root, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise NtrkError(f"git rev-parse failed: {done.stderr.strip()}", "check the repository")
-    return (repo.root / done.stdout.strip()).resolve()
+    try:
+        relative = git(repo.root, "rev-parse", "--git-path", "hooks").strip()
+    except GitError as exc:
+        raise NtrkError(f"git rev-parse failed: {exc.message}", "check the repository") from exc
+    return (repo.root / relative).resolve()
 
 
 def is_ours(path: Path) -> bool:
@@ -104,7 +104,7 @@ def install(repo: Repo, names: tuple[str, ...] = DEFAULT_HOOKS) -> list[HookChan
         target, kept = directory / name, directory / f"{name}{KEPT_SUFFIX}"
         if action == "chained":
             os.rename(target, kept)
-        _write_executable(target, render(name))
+        write_atomic(target, render(name).encode("utf-8"), mode=0o755)
         changes.append(HookChange(name, _shown(repo, target), action))
     return changes
 
@@ -141,13 +141,6 @@ def _plan_install(directory: Path, name: str) -> tuple[str, str]:
             "merge them into one hook by hand or move one aside, then rerun nt install-hooks",
         )
     return name, "chained"
-
-
-def _write_executable(target: Path, text: str) -> None:
-    temporary = target.with_name(f".{target.name}.ntrk-{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.chmod(0o755)
-    os.replace(temporary, target)
 
 
 def _shown(repo: Repo, path: Path) -> Path:

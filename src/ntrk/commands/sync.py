@@ -8,10 +8,10 @@ A fetched copy of a remote's notes is kept at `refs/notes/remotes/<remote>/ntrk`
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 
 from ntrk.errors import NtrkError
+from ntrk.gitcli import GitError, GitResult, run
 from ntrk.layout import NOTES_REF, tracking_ref
 from ntrk.record import Record
 from ntrk.repo import Repo
@@ -117,7 +117,7 @@ def remote_has_notes(repo: Repo, remote: str) -> bool:
     """Whether the remote has a notes ref (asks the remote; False when it cannot be asked)."""
     try:
         done = _git(repo, "ls-remote", "--exit-code", remote, NOTES_REF, timeout=15)
-    except subprocess.TimeoutExpired:
+    except GitError:
         return False
     return done.returncode == 0 and bool(done.stdout.strip())
 
@@ -145,7 +145,7 @@ def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str
             report.remote_has_notes = False
             return
         raise NtrkError(
-            f"cannot fetch notes from {remote}: {_first_line(done.stderr)}",
+            f"cannot fetch notes from {remote}: {done.message}",
             f"check the remote and your access (git fetch {remote})",
         )
     report.remote_has_notes = True
@@ -179,25 +179,10 @@ def _push(repo: Repo, remote: str) -> str:
     if any(marker in done.stderr for marker in _RACE_MARKERS):
         return "raced"
     raise NtrkError(
-        f"cannot push notes to {remote}: {_first_line(done.stderr)}",
+        f"cannot push notes to {remote}: {done.message}",
         f"check your access (git push {remote} {NOTES_REF}); your notes are kept locally",
     )
 
 
-def _git(
-    repo: Repo, *args: str, timeout: float = _NETWORK_TIMEOUT
-) -> subprocess.CompletedProcess[str]:
-    env_args = ["-c", "core.askPass=", "-c", "credential.interactive=never"]
-    return subprocess.run(
-        ["git", *env_args, *args],
-        cwd=repo.root,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "git failed"
+def _git(repo: Repo, *args: str, timeout: float = _NETWORK_TIMEOUT) -> GitResult:
+    return run(repo.root, *args, timeout=timeout, network=True)

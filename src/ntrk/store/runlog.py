@@ -19,6 +19,7 @@ from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.layout import LOG_RELPATH, STORE_FILES, log_path, store_dir
 from ntrk.record import Record
+from ntrk.safeio import write_atomic
 
 _MAX_WARNINGS = 5
 
@@ -39,7 +40,7 @@ def ensure_store(root: Path) -> Path:
     store_dir(root).mkdir(exist_ok=True)
     for relpath, text in STORE_FILES.items():
         if not (root / relpath).exists():
-            _write_new(root / relpath, text)
+            write_atomic(root / relpath, text.encode("utf-8"))
     return log_path(root)
 
 
@@ -119,9 +120,3 @@ def read(
             lineno += 1
     if invalid > _MAX_WARNINGS:
         warn(f"{LOG_RELPATH}: {invalid - _MAX_WARNINGS} more invalid lines skipped")
-
-
-def _write_new(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

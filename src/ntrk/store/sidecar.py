@@ -7,13 +7,13 @@ written to a temporary file and renamed over the old one, so it is never seen ha
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ntrk import record as record_mod
 from ntrk.errors import InvalidRecord
 from ntrk.layout import sidecar_path
 from ntrk.record import Record, is_safe_relpath
+from ntrk.safeio import write_atomic
 
 MAX_SIDECAR_BYTES = record_mod.MAX_RECORD_CHARS * 2
 
@@ -23,16 +23,7 @@ def write(output: Path, output_relpath: str, rec: Record) -> None:
     data = rec.to_dict()
     data["sidecar_for"] = output_relpath
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, indent=2)
-    target = sidecar_path(output)
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomic(sidecar_path(output), text.encode("utf-8"))
 
 
 def read(output: Path) -> tuple[Record, str | None] | None:
