@@ -95,7 +95,7 @@ def test_help_and_version_do_not_import_pygit2(args: list[str]) -> None:
 def test_internal_error_is_one_line_with_a_crash_log(cli, monkeypatch, repo) -> None:
     import ntrk.commands.trace
 
-    def broken(_: object) -> None:
+    def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(ntrk.commands.trace, "trace", broken)

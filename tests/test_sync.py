@@ -58,7 +58,8 @@ def test_fresh_clone_traces_from_notes_alone(server: Path, tmp_path: Path) -> No
         shutil.copy(alice / name, bob / name)
     before = nt(bob, "trace", "final.csv")
     assert before.code == 1
-    assert "origin has lineage notes this clone never fetched — run nt sync origin" in before.err
+    assert "this clone never fetched lineage notes from origin" in before.err
+    assert "(nt sync origin)" in before.err
     fetched = nt(bob, "sync")
     assert fetched.out == "0 record(s) mirrored, 2 fetched from origin, nothing to push\n"
     assert not (bob / ".ntrk" / "runs.jsonl").exists()
@@ -279,3 +280,17 @@ def test_trace_reads_fetched_remote_notes_without_merging(server: Path, tmp_path
 
 def test_nt_entry_point_is_installed() -> None:
     assert Path(NT).exists()
+
+
+def test_read_commands_never_touch_a_remote(repo: Path) -> None:
+    # A remote whose transport is a program: any fetch, push or ls-remote runs it.
+    git(repo, "config", "protocol.ext.allow", "always")
+    spy = repo.parent / "contacted"
+    git(repo, "remote", "add", "spy", f"ext::sh -c touch% {spy}")
+    nt(repo, "track", "python", "step.py", "-i", "raw.csv", "-o", "out.csv")
+    for args in (["trace", "unknown.csv"], ["trace", "out.csv"], ["status"], ["log"]):
+        nt(repo, *args)
+    assert nt(repo, "rerun", "out.csv", "--dry-run", "--all").code == 0
+    assert not spy.exists(), "a read command contacted a remote"
+    unknown = nt(repo, "trace", "unknown.csv")
+    assert "never fetched lineage notes from spy" in unknown.err

@@ -1,5 +1,7 @@
-"""The `nt` command line: parse, call one function, render. The only module that imports click.
+"""The `nt` command line: parse, find the repository, call one function, render.
 
+The only module that imports click. It finds the repository once and passes it down, and it
+composes the hints that need more than one module (unfetched notes, how to keep a record).
 Library modules are imported inside each command so that `nt --help` and `nt --version` stay
 fast (pygit2 alone costs ~80 ms to import).
 """
@@ -14,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ntrk import __version__
+from ntrk import __version__, render
 from ntrk.console import say
 from ntrk.errors import NtrkError
 
 if TYPE_CHECKING:
+    from ntrk.commands.track import TrackResult
     from ntrk.repo import Repo
 
 EXIT_INTERRUPTED = 130
@@ -72,9 +75,18 @@ def track(ctx: click.Context, argv: Sequence[str]) -> None:
     nt track python clean.py -i raw.csv -o clean.csv
     nt track Rscript fit.R --input clean.csv --output model.rds
     """
+    ctx.exit(_track(_repo(), argv).exit_code)
+
+
+def _track(repo: Repo, argv: Sequence[str]) -> TrackResult:
+    """Run one tracked command and say how to keep its record."""
+    from ntrk.commands import install_hooks
     from ntrk.commands.track import track as run_tracked
 
-    ctx.exit(run_tracked(argv).exit_code)
+    result = run_tracked(repo, argv)
+    if result.record is not None:
+        say(render.recorded(result.record, install_hooks.installed(repo)))
+    return result
 
 
 @cli.command()
@@ -82,7 +94,7 @@ def track(ctx: click.Context, argv: Sequence[str]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "dot", "mermaid"]),
+    type=click.Choice(render.TRACE_FORMATS),
     default="text",
     show_default=True,
     help="text: one line per step; json: the whole graph; dot: Graphviz; mermaid: Markdown.",
@@ -98,10 +110,23 @@ def trace(file: Path, fmt: str) -> None:
     nt trace results/model.rds --format json | jq '.steps[].command'
     nt trace results/model.rds --format dot | dot -Tsvg > lineage.svg
     """
+    from ntrk import repo as repo_mod
+    from ntrk.commands import sync
+    from ntrk.commands.trace import NoLineage
     from ntrk.commands.trace import trace as trace_file
-    from ntrk.render import render
 
-    click.echo(render(trace_file(file), fmt), nl=False)
+    repo = repo_mod.find(Path.cwd())
+    try:
+        lineage = trace_file(repo, file)
+    except NoLineage as error:
+        never = sync.never_fetched(repo) if repo else []
+        if not never:
+            raise
+        raise NtrkError(
+            f"{error.what} here, and this clone never fetched lineage notes from {never[0]}",
+            f"if others recorded it, fetch theirs (nt sync {never[0]}) and trace again",
+        ) from error
+    click.echo(render.trace(lineage, fmt), nl=False)
 
 
 @cli.command()
@@ -118,13 +143,12 @@ def sync(remote: str | None, dry_run: bool) -> None:
     nt sync
     nt sync upstream --dry-run
     """
-    from ntrk import repo as repo_mod
     from ntrk.commands.sync import sync as sync_notes
 
-    report = sync_notes(repo_mod.discover(Path.cwd()), remote, dry_run)
+    report = sync_notes(_repo(), remote, dry_run)
     for change in report.configured:
         say(f"{'would set' if dry_run else 'set'} {change}")
-    click.echo(report.summary(dry_run))
+    click.echo(render.sync_summary(report, dry_run))
 
 
 @cli.command("status")
@@ -143,16 +167,15 @@ def status_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     import json
 
-    from ntrk import repo as repo_mod
     from ntrk.commands import status as status_mod
 
-    repo = repo_mod.discover(Path.cwd())
+    repo = _repo()
     wanted = [_relpath(repo, path) for path in paths] or None
     results = status_mod.status(repo, wanted)
     if as_json:
         click.echo(json.dumps([entry.as_json() for entry in results], indent=2))
     else:
-        for line in status_mod.render(results):
+        for line in render.status_lines(results):
             click.echo(line)
     click.get_current_context().exit(0 if all(r.state == "ok" for r in results) else 1)
 
@@ -175,19 +198,16 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
     nt rerun results/model.rds --dry-run
     nt rerun results/model.rds --all --verify --yes
     """
-    from ntrk import repo as repo_mod
     from ntrk.commands import rerun as rerun_mod
-    from ntrk.commands.track import track as run_tracked
     from ntrk.record import Record
 
-    repo = repo_mod.discover(Path.cwd())
+    repo = _repo()
     planned = rerun_mod.plan(repo, file, everything)
     if not planned:
         click.echo(f"{file} is up to date; nothing to run (--all runs every step anyway)")
         return
-    click.echo(f"plan: {len(planned)} step(s) to make {file} again")
-    for line in rerun_mod.describe(planned):
-        click.echo(f"  {line}")
+    for line in render.rerun_plan(str(file), planned):
+        click.echo(line)
     if dry_run:
         return
     if not yes:
@@ -200,18 +220,13 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
             raise NtrkError("nothing was run", "answer y, or pass --yes")
 
     def run_step(argv: list[str]) -> tuple[int, Record | None]:
-        result = run_tracked(argv)
+        result = _track(repo, argv)
         return result.exit_code, result.record
 
     verdicts = rerun_mod.execute(repo, planned, run_step)
     if verify:
         for verdict in verdicts:
-            word = "reproduced" if verdict.reproduced else "differs"
-            now = (verdict.new_md5 or "missing")[:8]
-            detail = (
-                "" if verdict.reproduced else f"  (recorded {verdict.recorded_md5[:8]}, now {now})"
-            )
-            click.echo(f"{word:<10} {verdict.path}{detail}")
+            click.echo(render.verdict_line(verdict))
         if not all(verdict.reproduced for verdict in verdicts):
             click.get_current_context().exit(1)
 
@@ -232,16 +247,22 @@ def log_command(path: Path | None, as_json: bool, max_count: int | None) -> None
     """
     import json
 
-    from ntrk import repo as repo_mod
-    from ntrk.commands import log as runs
+    from ntrk.commands import log
 
-    repo = repo_mod.discover(Path.cwd())
-    found = runs.runs(repo, _relpath(repo, path) if path else None, max_count)
+    repo = _repo()
+    found = log.runs(repo, _relpath(repo, path) if path else None, max_count)
     if as_json:
         click.echo(json.dumps([rec.to_dict() for rec in found], indent=2, ensure_ascii=False))
     else:
         for rec in found:
-            click.echo(runs.oneline(rec))
+            click.echo(render.log_line(rec))
+
+
+def _repo() -> Repo:
+    """The repository whose work tree holds the current directory."""
+    from ntrk import repo as repo_mod
+
+    return repo_mod.discover(Path.cwd())
 
 
 def _relpath(repo: Repo, path: Path) -> str:
@@ -267,21 +288,20 @@ def install_hooks(push_notes: bool, uninstall: bool) -> None:
     nt install-hooks --push-notes
     nt install-hooks --uninstall
     """
-    from ntrk import repo as repo_mod
     from ntrk.commands import install_hooks as hooks
     from ntrk.store import notes
 
-    repo = repo_mod.discover(Path.cwd())
+    repo = _repo()
     if uninstall:
         changes = hooks.uninstall(repo)
         for change in changes:
-            click.echo(change.describe())
+            click.echo(render.hook_change(change))
         if not changes:
             click.echo("no ntrk hooks were installed")
         return
     names = hooks.DEFAULT_HOOKS + (hooks.PUSH_HOOKS if push_notes else ())
     for change in hooks.install(repo, names):
-        click.echo(change.describe())
+        click.echo(render.hook_change(change))
     for setting in notes.configure(repo.git):
         click.echo(f"set {setting}")
 
@@ -295,17 +315,16 @@ def hook(name: str, remote: str | None) -> None:
     \b
     nt hook pre-commit
     """
-    from ntrk import repo as repo_mod
-    from ntrk.commands import hook as staging
+    from ntrk.commands import hook as hook_work
 
     try:
-        repo = repo_mod.discover(Path.cwd())
+        repo = _repo()
         if name == "pre-commit":
-            staging.pre_commit(repo)
+            hook_work.pre_commit(repo)
         elif name == "post-commit":
-            staging.post_commit(repo)
+            hook_work.post_commit(repo)
         elif remote:
-            staging.pre_push(repo, remote)
+            hook_work.pre_push(repo, remote)
     except NtrkError as error:  # a hook warns; it never stops git because of ntrk
         say(f"warning: {error}")
 

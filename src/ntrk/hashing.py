@@ -19,19 +19,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ntrk.layout import is_sidecar_name
 
-if TYPE_CHECKING:
-    from ntrk.store.statcache import StatCache
-
 _PARALLEL_MIN_BYTES = 8 * 1024 * 1024
-
-
-def now_ns() -> int:
-    """The wall clock in nanoseconds, the unit of st_mtime_ns."""
-    return time.time_ns()
 
 
 class NotHashable(OSError):
@@ -47,6 +39,14 @@ class Digest:
     files: int | None = None
 
 
+class StatCache(Protocol):
+    """Digests remembered by stat data (`store.statcache` is the one ntrk uses)."""
+
+    def lookup(self, path: Path, info: os.stat_result) -> Digest | None: ...
+
+    def store(self, path: Path, info: os.stat_result, digest: Digest, hashed_at: int) -> None: ...
+
+
 def md5_file(path: Path | str, cache: StatCache | None = None) -> Digest:
     """Hash one regular file, streamed (or take it from the stat cache)."""
     # O_NONBLOCK so that a FIFO swapped in after the stat check cannot hang the open.
@@ -58,7 +58,7 @@ def md5_file(path: Path | str, cache: StatCache | None = None) -> Digest:
         cached = cache.lookup(Path(path).absolute(), info) if cache else None
         if cached is not None:
             return cached
-        started = now_ns()
+        started = time.time_ns()
         digest = Digest(md5=hashlib.file_digest(stream, _new_md5).hexdigest(), size=info.st_size)
     if cache:
         cache.store(Path(path).absolute(), info, digest, started)
@@ -129,7 +129,7 @@ def _cached(path: Path, cache: StatCache | None) -> Digest | None:
 
 
 def _timed_hash(path: Path) -> tuple[Digest, os.stat_result | None, int] | OSError:
-    started = now_ns()
+    started = time.time_ns()
     try:
         info = os.stat(path)
         digest = hash_path(path)

@@ -16,7 +16,10 @@ seconds, so two of them from the same second fall back to id order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ntrk.record import Record
@@ -37,6 +40,24 @@ class Produced:
     position: float
     path: str
     md5: str
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The steps that made a file, roots first, and how each file they name compares now.
+
+    `states` maps (path, recorded md5) to `missing`, `modified`, or nothing for a file that
+    still holds the recorded bytes (or cannot be checked).
+    """
+
+    steps: list[Step]
+    states: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def state(self, path: str | None, md5: str | None) -> str | None:
+        """`missing`, `modified` or None for the file `path` recorded with `md5`."""
+        if path is None or md5 is None:
+            return None
+        return self.states.get((path, md5))
 
 
 class RecordIndex(Protocol):
@@ -75,3 +96,35 @@ def walk(index: RecordIndex, start: Record, output: str | None, position: float)
         pending.extend(reversed(producers))
     steps.reverse()
     return steps
+
+
+def order_key(rec: Record) -> str:
+    """The record's place among records known only from notes: start time, then id."""
+    return f"{rec.order_time}\0{rec.id}"
+
+
+def place_note_only(
+    log_records: Iterable[tuple[str, float]], note_only: Iterable[tuple[str, int]]
+) -> dict[int, float]:
+    """Positions for records known only from notes, given the log's (order key, position).
+
+    Each goes just before the first log record whose key is greater than its own (see the
+    module docstring); those that land between the same two log records keep their key
+    order, spread evenly over the gap. `note_only` holds (order key, row id) pairs.
+    """
+    by_key = sorted(log_records)
+    keys = [key for key, _ in by_key]
+    suffix_min = [math.inf] * (len(by_key) + 1)
+    for index in range(len(by_key) - 1, -1, -1):
+        suffix_min[index] = min(suffix_min[index + 1], by_key[index][1])
+    last = max((position for _, position in by_key), default=0)
+    groups: dict[float, list[tuple[str, int]]] = {}
+    for key, rid in note_only:
+        before = suffix_min[bisect.bisect_right(keys, key)]
+        groups.setdefault(last + 1 if before == math.inf else before, []).append((key, rid))
+    positions = {}
+    for before, members in groups.items():
+        members.sort()
+        for rank, (_, rid) in enumerate(members, start=1):
+            positions[rid] = before - 1 + rank / (len(members) + 1)
+    return positions

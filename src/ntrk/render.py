@@ -1,146 +1,140 @@
-"""Turning a lineage into text, JSON, Graphviz dot or Mermaid. One walk, four renderings.
+"""Text for people: what every command prints, from the data the command returned.
 
-The text format is 0.1.0's, byte for byte. The other three render the same graph: file nodes
-(path, md5, size, marker), step nodes (record id, command, script, commit, time, duration) and
-edges from each input file to its step and from each step to its outputs.
+Commands return data and never print; the CLI passes that data here. `nt trace`'s text
+format is 0.1.0's, byte for byte; its other formats are in `graph`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any
+import shlex
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from ntrk.commands.trace import Lineage
-from ntrk.lineage import Step
-from ntrk.record import FileRef, Record
-from ntrk.worktree import WorkTree
+if TYPE_CHECKING:
+    from ntrk.commands.install_hooks import HookChange
+    from ntrk.commands.rerun import PlannedStep, Verdict
+    from ntrk.commands.status import OutputStatus
+    from ntrk.commands.sync import SyncReport
+    from ntrk.lineage import Lineage, Step
+    from ntrk.record import Record
 
-FORMATS = ("text", "json", "dot", "mermaid")
+TRACE_FORMATS = ("text", "json", "dot", "mermaid")
 
 
-def text_lines(lineage: Lineage) -> list[str]:
+def trace(lineage: Lineage, fmt: str) -> str:
+    """The lineage in one of TRACE_FORMATS, ending in a newline."""
+    from ntrk import graph
+
+    renderers: dict[str, Callable[[Lineage], str]] = {
+        "text": trace_text,
+        "json": graph.to_json,
+        "dot": graph.to_dot,
+        "mermaid": graph.to_mermaid,
+    }
+    return renderers[fmt](lineage)
+
+
+def trace_text(lineage: Lineage) -> str:
     """One line per step, roots first: `in1, in2 -> script @ abc1234 -> out [marker]`."""
-    return [_step_line(step, lineage.worktree) for step in lineage.steps]
+    return "".join(_step_line(step, lineage) + "\n" for step in lineage.steps)
 
 
-def render(lineage: Lineage, fmt: str) -> str:
-    """The lineage in one of FORMATS, ending in a newline."""
-    if fmt == "text":
-        return "".join(line + "\n" for line in text_lines(lineage))
-    graph = Graph.of(lineage)
-    if fmt == "json":
-        return json.dumps(graph.as_json(), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "dot":
-        return graph.as_dot()
-    return graph.as_mermaid()
-
-
-def _step_line(step: Step, worktree: WorkTree | None) -> str:
+def _step_line(step: Step, lineage: Lineage) -> str:
     rec = step.record
     if rec.inputs:
         sources = ", ".join(
-            entry.path + _marker(worktree, entry.path, entry.md5) for entry in rec.inputs
+            entry.path + _marker(lineage.state(entry.path, entry.md5)) for entry in rec.inputs
         )
     else:
         sources = "(no tracked inputs)"
     script = rec.script.path if rec.script else "?"
-    output = (step.output or "?") + _marker(worktree, step.output, rec.output_md5(step.output))
-    return f"{sources} -> {script} @ {rec.commit[:7]} -> {output}"
+    state = lineage.state(step.output, rec.output_md5(step.output))
+    return f"{sources} -> {script} @ {rec.commit[:7]} -> {step.output or '?'}{_marker(state)}"
 
 
-def _marker(worktree: WorkTree | None, relpath: str | None, md5: str | None) -> str:
-    return worktree.marker(relpath, md5) if worktree else ""
+def _marker(state: str | None) -> str:
+    return f" [{state}]" if state else ""
 
 
-@dataclass
-class Graph:
-    """Files and steps of a lineage, with edges, in the order the walk found them."""
+def recorded(rec: Record, hooks_installed: bool) -> str:
+    """What `nt track` says after recording: the run's id, and how the record is kept."""
+    from ntrk.layout import LOG_RELPATH, STORE_DIR
 
-    files: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    edges: list[tuple[str, str]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, lineage: Lineage) -> Graph:
-        graph = cls()
-        for step in lineage.steps:
-            rec = step.record
-            step_id = f"step:{rec.id}"
-            graph.steps.append(_step_node(step_id, rec))
-            for entry in rec.inputs:
-                graph.edges.append((graph._file(entry, lineage.worktree), step_id))
-            for entry in rec.outputs:
-                graph.edges.append((step_id, graph._file(entry, lineage.worktree)))
-        return graph
-
-    def _file(self, entry: FileRef, worktree: WorkTree | None) -> str:
-        key = (entry.path, entry.md5)
-        if key not in self.files:
-            marker = _marker(worktree, entry.path, entry.md5).strip(" []") or None
-            node = {
-                "id": f"file:{entry.path}@{entry.md5}",
-                "path": entry.path,
-                "md5": entry.md5,
-                "size": entry.size,
-                "marker": marker,
-            }
-            if entry.files is not None:
-                node["files"] = entry.files
-            self.files[key] = node
-        return str(self.files[key]["id"])
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "files": list(self.files.values()),
-            "steps": self.steps,
-            "edges": [{"from": a, "to": b} for a, b in self.edges],
-        }
-
-    def as_dot(self) -> str:
-        lines = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=Helvetica];"]
-        for node in self.files.values():
-            label = node["path"] + (f" [{node['marker']}]" if node["marker"] else "")
-            lines.append(f"  {_dot(node['id'])} [shape=note, label={_dot(label)}];")
-        for step in self.steps:
-            label = f"{step['script'] or '?'} @ {step['commit'][:7]}"
-            lines.append(f"  {_dot(step['id'])} [shape=box, style=rounded, label={_dot(label)}];")
-        lines += [f"  {_dot(a)} -> {_dot(b)};" for a, b in self.edges]
-        return "\n".join([*lines, "}"]) + "\n"
-
-    def as_mermaid(self) -> str:
-        names: dict[str, str] = {}
-        lines = ["flowchart LR"]
-        for index, node in enumerate(self.files.values()):
-            names[node["id"]] = f"f{index}"
-            label = node["path"] + (f" [{node['marker']}]" if node["marker"] else "")
-            lines.append(f'  f{index}["{_mermaid(label)}"]')
-        for index, step in enumerate(self.steps):
-            names[step["id"]] = f"s{index}"
-            label = f"{step['script'] or '?'} @ {step['commit'][:7]}"
-            lines.append(f'  s{index}(["{_mermaid(label)}"])')
-        lines += [f"  {names[a]} --> {names[b]}" for a, b in self.edges]
-        return "\n".join(lines) + "\n"
+    if hooks_installed:
+        # git stops before the pre-commit hook when nothing is staged: say how to commit the
+        # log alone.
+        keep = (
+            "your next git commit carries the log (pre-commit hook); "
+            f"to commit it alone: git add {STORE_DIR} && git commit"
+        )
+    else:
+        keep = f"commit {LOG_RELPATH} to keep it (git add {STORE_DIR} && git commit)."
+    return f"recorded {rec.id[:8]} ({len(rec.outputs)} output(s)); {keep}"
 
 
-def _step_node(step_id: str, rec: Record) -> dict[str, Any]:
-    data = rec.to_dict()
-    return {
-        "id": step_id,
-        "record": rec.id,
-        "command": list(rec.command),
-        "script": rec.script.path if rec.script else None,
-        "commit": rec.commit,
-        "cwd": rec.cwd,
-        "time": rec.ts,
-        "start": rec.start,
-        "duration": data.get("duration"),
+def status_lines(statuses: Sequence[OutputStatus]) -> list[str]:
+    """One line per output, grouped by state: `stale     out.csv  (input raw.csv changed)`."""
+    lines = []
+    for entry in statuses:
+        why = f"  ({'; '.join(entry.reasons)})" if entry.reasons and entry.state != "ok" else ""
+        lines.append(f"{entry.state:<9} {entry.path}{why}")
+    return lines
+
+
+def log_line(rec: Record) -> str:
+    """`1c324cea 2026-11-25 14:05 7d49882 0.02s python step.py ... -> clean.csv`."""
+    when = rec.ts[:16].replace("T", " ")
+    duration = rec.data.get("duration")
+    took = f"{duration:.2f}s" if isinstance(duration, int | float) else "-"
+    outputs = ", ".join(entry.path for entry in rec.outputs)
+    return f"{rec.id[:8]} {when} {rec.commit[:7]} {took:>7} {shlex.join(rec.command)} -> {outputs}"
+
+
+def rerun_plan(target: str, planned: Sequence[PlannedStep]) -> list[str]:
+    """The plan `nt rerun` shows before it runs anything."""
+    lines = [f"plan: {len(planned)} step(s) to make {target} again"]
+    for number, step in enumerate(planned, start=1):
+        command = shlex.join(step.record.command)
+        lines.append(f"  {number}. (in {step.record.cwd}) {command}  [{step.reason}]")
+    return lines
+
+
+def verdict_line(verdict: Verdict) -> str:
+    """`reproduced out.csv`, or `differs    out.csv  (recorded 0084467a, now 971b2dc2)`."""
+    if verdict.reproduced:
+        return f"{'reproduced':<10} {verdict.path}"
+    now = (verdict.new_md5 or "missing")[:8]
+    return f"{'differs':<10} {verdict.path}  (recorded {verdict.recorded_md5[:8]}, now {now})"
+
+
+def sync_summary(report: SyncReport, dry_run: bool) -> str:
+    """What `nt sync` did, or with --dry-run would do, in one line."""
+    from ntrk.layout import NOTES_REF
+
+    if dry_run:
+        remote = "has notes" if report.remote_has_notes else "has no notes yet"
+        return (
+            f"would mirror {report.mirrored} record(s) into the notes; {report.remote} {remote}; "
+            f"would fetch, merge and push {NOTES_REF}"
+        )
+    pushed = "pushed" if report.pushed else "nothing to push"
+    return (
+        f"{report.mirrored} record(s) mirrored, {report.fetched} fetched from {report.remote}, "
+        f"{pushed}"
+    )
+
+
+def hook_change(change: HookChange) -> str:
+    """What `nt install-hooks` did to one hook."""
+    from ntrk.commands.install_hooks import KEPT_SUFFIX
+
+    messages = {
+        "installed": f"installed {change.path}",
+        "updated": f"{change.path} is already ntrk's (refreshed)",
+        "chained": f"installed {change.path}; your hook is kept as {change.name}{KEPT_SUFFIX} "
+        "and runs first",
+        "removed": f"removed {change.path}",
+        "restored": f"removed ntrk's {change.name} and put your hook back at {change.path}",
+        "left": f"left {change.path} alone: it is not ntrk's",
     }
-
-
-def _dot(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _mermaid(text: str) -> str:
-    return text.replace('"', "#quot;").replace("\n", " ")
+    return messages[change.action]

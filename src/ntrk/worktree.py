@@ -6,15 +6,14 @@ links followed) to a regular file or directory inside the work tree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ntrk.hashing import Digest, hash_path
 from ntrk.layout import store_dir
+from ntrk.lineage import Step
 from ntrk.store.statcache import StatCache
-
-MISSING = " [missing]"
-MODIFIED = " [modified]"
 
 
 @dataclass
@@ -45,17 +44,30 @@ class WorkTree:
         path = self.inside(relpath)
         return path is not None and path.exists()
 
-    def marker(self, relpath: str | None, recorded_md5: str | None) -> str:
-        """` [missing]`, ` [modified]` or nothing: how the file now compares to the record."""
-        path = None if relpath is None or recorded_md5 is None else self.inside(relpath)
-        if path is None or relpath is None:
-            return ""
+    def state(self, relpath: str, recorded_md5: str) -> str | None:
+        """`missing`, `modified`, or None (unchanged, or outside the tree): how the file now
+        compares to what a record says."""
+        path = self.inside(relpath)
+        if path is None:
+            return None
         if not path.exists():
-            return MISSING
+            return "missing"
         current = self.digest(relpath)
         if current is None:
-            return ""
-        return "" if current.md5 == recorded_md5 else MODIFIED
+            return None
+        return None if current.md5 == recorded_md5 else "modified"
+
+    def states(self, steps: Iterable[Step]) -> dict[tuple[str, str], str]:
+        """The state of every file the steps read or wrote, for rendering a lineage."""
+        found = {}
+        for step in steps:
+            for entry in step.record.inputs + step.record.outputs:
+                key = (entry.path, entry.md5)
+                if key not in found:
+                    state = self.state(entry.path, entry.md5)
+                    if state is not None:
+                        found[key] = state
+        return found
 
     def _hash(self, relpath: str) -> Digest | None:
         path = self.inside(relpath)

@@ -9,6 +9,7 @@ from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.gitcli import run
 from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_path
+from ntrk.render import sync_summary
 from ntrk.repo import Repo, self_and_parents
 from ntrk.store import sidecar
 
@@ -64,7 +65,7 @@ def pre_push(repo: Repo, remote: str) -> None:
     except NtrkError as error:
         warn(f"notes not synced with {remote}: {error}")
         return
-    warn(f"notes synced with {remote}: {report.summary(dry_run=False)}")
+    warn(f"notes synced with {remote}: {sync_summary(report, dry_run=False)}")
 
 
 def _staged(repo: Repo) -> list[str]:

@@ -38,18 +38,6 @@ class HookChange:
     path: Path
     action: str  # "installed", "updated", "chained", "removed", "restored", "left"
 
-    def describe(self) -> str:
-        messages = {
-            "installed": f"installed {self.path}",
-            "updated": f"{self.path} is already ntrk's (refreshed)",
-            "chained": f"installed {self.path}; your hook is kept as {self.name}{KEPT_SUFFIX} "
-            "and runs first",
-            "removed": f"removed {self.path}",
-            "restored": f"removed ntrk's {self.name} and put your hook back at {self.path}",
-            "left": f"left {self.path} alone: it is not ntrk's",
-        }
-        return messages[self.action]
-
 
 def scripts_dir() -> Path:
     """The shipped hook scripts: inside the installed package, or the checkout's `hooks/`."""

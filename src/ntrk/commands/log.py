@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from contextlib import closing
 
 from ntrk.record import Record
@@ -28,12 +27,3 @@ def _touches(rec: Record, path: str) -> bool:
         entry.path == path or entry.path.startswith(prefix) or path.startswith(entry.path + "/")
         for entry in rec.inputs + rec.outputs
     )
-
-
-def oneline(rec: Record) -> str:
-    """`1c324cea 2026-11-25 14:05 7d49882 0.02s python step.py ... -> clean.csv`."""
-    when = rec.ts[:16].replace("T", " ")
-    duration = rec.to_dict().get("duration")
-    took = f"{duration:.2f}s" if isinstance(duration, int | float) else "-"
-    outputs = ", ".join(entry.path for entry in rec.outputs)
-    return f"{rec.id[:8]} {when} {rec.commit[:7]} {took:>7} {shlex.join(rec.command)} -> {outputs}"

@@ -8,10 +8,9 @@ without consent: an answer at the terminal, or `--yes`. Each step runs as an ord
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import chdir
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +29,6 @@ class PlannedStep:
     output: str | None
     reason: str
 
-    @property
-    def command(self) -> str:
-        return shlex.join(self.record.command)
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -47,7 +42,7 @@ class Verdict:
 
 def plan(repo: Repo, target: Path, everything: bool = False) -> list[PlannedStep]:
     """The steps to run, roots first: those not `ok` (and all of them with `everything`)."""
-    steps = trace(target).steps
+    steps = trace(repo, target).steps
     outputs = [step.output for step in steps if step.output]
     states = {s.path: s for s in status_mod.status(repo, outputs)}
     planned = []
@@ -60,14 +55,6 @@ def plan(repo: Repo, target: Path, everything: bool = False) -> list[PlannedStep
         reason = state.state + (f": {'; '.join(state.reasons)}" if state.reasons else "")
         planned.append(PlannedStep(step.record, step.output, reason))
     return planned
-
-
-def describe(planned: list[PlannedStep]) -> list[str]:
-    """The plan as lines for people."""
-    lines = []
-    for number, step in enumerate(planned, start=1):
-        lines.append(f"{number}. (in {step.record.cwd}) {step.command}  [{step.reason}]")
-    return lines
 
 
 def execute(
@@ -84,11 +71,12 @@ def execute(
                 f"step {step.record.id[:8]} ran in {step.record.cwd}, which is not here",
                 "restore that directory, then run nt rerun again",
             )
-        with _working_directory(directory):
+        with chdir(directory):
             code, new = run_step(list(step.record.command))
         if code != 0 or new is None:
             raise NtrkError(
-                f"step {step.record.id[:8]} ({step.command}) failed with status {code}",
+                f"step {step.record.id[:8]} ({shlex.join(step.record.command)}) failed "
+                f"with status {code}",
                 "fix it and run nt rerun again; the steps before it are recorded",
                 exit_code=code or 1,
             )
@@ -101,13 +89,3 @@ def _compare(old: Record, new: Record) -> Iterator[Verdict]:
     for entry in old.outputs:
         now = made.get(entry.path)
         yield Verdict(entry.path, now == entry.md5, entry.md5, now)
-
-
-@contextmanager
-def _working_directory(path: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)

@@ -23,7 +23,8 @@ from ntrk.repo import Repo
 from ntrk.store import index
 from ntrk.worktree import WorkTree
 
-STATES = ("missing", "modified", "stale", "ok")
+# The order `nt status` lists outputs in: what needs attention first.
+STATES = ("unknown", "missing", "modified", "stale", "ok")
 
 
 @dataclass
@@ -56,11 +57,7 @@ def status(repo: Repo, paths: Sequence[str] | None = None) -> list[OutputStatus]
                 results.append(OutputStatus(path, "unknown", None, ["no recorded run wrote it"]))
             else:
                 results.append(checker.evaluate(path))
-    return sorted(results, key=lambda s: (_rank(s.state), s.path))
-
-
-def _rank(state: str) -> int:
-    return STATES.index(state) if state in STATES else -1
+    return sorted(results, key=lambda s: (STATES.index(s.state), s.path))
 
 
 @dataclass
@@ -115,12 +112,3 @@ class _Checker:
         if script and script.blob and self.repo.blob_at_head(script.path) != script.blob:
             reasons.append(f"script {script.path} changed since the run")
         return OutputStatus(path, "stale" if reasons else "ok", rec, reasons)
-
-
-def render(statuses: Sequence[OutputStatus]) -> list[str]:
-    """One line per output, grouped by state: `stale     out.csv  (input raw.csv changed)`."""
-    lines = []
-    for entry in statuses:
-        why = f"  ({'; '.join(entry.reasons)})" if entry.reasons and entry.state != "ok" else ""
-        lines.append(f"{entry.state:<9} {entry.path}{why}")
-    return lines

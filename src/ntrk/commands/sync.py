@@ -45,19 +45,6 @@ class SyncReport:
     push_attempts: int = 0
     configured: list[str] = field(default_factory=list)
 
-    def summary(self, dry_run: bool) -> str:
-        if dry_run:
-            remote = "has notes" if self.remote_has_notes else "has no notes yet"
-            return (
-                f"would mirror {self.mirrored} record(s) into the notes; {self.remote} {remote}; "
-                f"would fetch, merge and push {NOTES_REF}"
-            )
-        pushed = "pushed" if self.pushed else "nothing to push"
-        return (
-            f"{self.mirrored} record(s) mirrored, {self.fetched} fetched from {self.remote}, "
-            f"{pushed}"
-        )
-
 
 def default_remote(repo: Repo) -> str:
     """The current branch's upstream remote, else `origin`."""
@@ -122,12 +109,10 @@ def remote_has_notes(repo: Repo, remote: str) -> bool:
     return done.returncode == 0 and bool(done.stdout.strip())
 
 
-def remotes_with_unfetched_notes(repo: Repo) -> list[str]:
-    """Remotes that have lineage notes this clone never fetched."""
+def never_fetched(repo: Repo) -> list[str]:
+    """Remotes whose lineage notes this clone never fetched (from local refs: no network)."""
     return [
-        remote
-        for remote in remote_names(repo)
-        if tracking_ref(remote) not in repo.git.references and remote_has_notes(repo, remote)
+        remote for remote in remote_names(repo) if tracking_ref(remote) not in repo.git.references
     ]
 
 

@@ -3,43 +3,45 @@
 from __future__ import annotations
 
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import repo as repo_mod
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.hashing import hash_path
 from ntrk.layout import sidecar_path
-from ntrk.lineage import RecordIndex, Step, walk
+from ntrk.lineage import Lineage, RecordIndex, walk
 from ntrk.record import Record
+from ntrk.repo import Repo
 from ntrk.store import index, sidecar
 from ntrk.worktree import WorkTree
 
 
-@dataclass(frozen=True)
-class Lineage:
-    """The steps that made a file, roots first, and the work tree to compare them with."""
+class NoLineage(NtrkError):
+    """No record says how the file was made."""
 
-    steps: list[Step]
-    worktree: WorkTree | None
+    def __init__(self, target: Path) -> None:
+        super().__init__(
+            f"no lineage found for {target}",
+            "check the path; only outputs of nt track (or files with a sidecar) have lineage",
+        )
 
 
-def trace(target: Path) -> Lineage:
-    """How `target` (relative to the current directory) was made."""
-    repo = repo_mod.find(Path.cwd())
+def trace(repo: Repo | None, target: Path) -> Lineage:
+    """How `target` (relative to the current directory) was made; `repo` is None outside
+    any repository, where only the file's sidecar can answer."""
     history = index.open_index(repo.root, repo.git) if repo else index.empty()
     with closing(history):
         start = resolve(target, repo, history)
         if start is None:
-            raise _not_found(target, repo)
+            raise NoLineage(target)
         rec, output, position = start
         steps = walk(history, rec, output, position)
-    return Lineage(steps, WorkTree.with_cache(repo.root) if repo else None)
+    states = WorkTree.with_cache(repo.root).states(steps) if repo else {}
+    return Lineage(steps, states)
 
 
 def resolve(
-    target: Path, repo: repo_mod.Repo | None, history: RecordIndex
+    target: Path, repo: Repo | None, history: RecordIndex
 ) -> tuple[Record, str | None, float] | None:
     """The run that made `target`, the output path it wrote, and its place in the history.
 
@@ -78,19 +80,3 @@ def _current_md5(target: Path) -> str | None:
         return hash_path(target).md5
     except OSError:
         return None
-
-
-def _not_found(target: Path, repo: repo_mod.Repo | None) -> NtrkError:
-    from ntrk.commands.sync import remotes_with_unfetched_notes
-
-    unfetched = remotes_with_unfetched_notes(repo) if repo else []
-    if unfetched:
-        return NtrkError(
-            f"no lineage found for {target} here, but {unfetched[0]} has lineage notes "
-            "this clone never fetched",
-            f"run nt sync {unfetched[0]}, then trace again",
-        )
-    return NtrkError(
-        f"no lineage found for {target}",
-        "check the path; only outputs of nt track (or files with a sidecar) have lineage",
-    )

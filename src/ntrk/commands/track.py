@@ -1,7 +1,7 @@
 """`nt track`: run a command at a clean commit and record how its outputs were made.
 
-argv → classified command → run → record → sinks: the log first (the source of truth), then
-the sidecars, then the git note. A sink after the log that fails only warns: the record is safe.
+argv → classified command → run → record → `store.record_run` (the log, then the sidecars and
+the git note).
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ntrk import config, context, layout, record, runner
-from ntrk import repo as repo_mod
 from ntrk.classify import ClassifiedCommand, classify
 from ntrk.console import say, warn
 from ntrk.errors import NtrkError
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.record import FileRef, Record, Script
 from ntrk.repo import Repo, self_and_parents
-from ntrk.store import index, notes, runlog, sidecar
+from ntrk.store import index, record_run
 from ntrk.store.statcache import StatCache
 from ntrk.worktree import WorkTree
 
@@ -35,9 +34,8 @@ class TrackResult:
     record: Record | None
 
 
-def track(argv: Sequence[str]) -> TrackResult:
+def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
     """Run `argv` in the current directory and record its lineage."""
-    repo = repo_mod.discover(Path.cwd())
     head = repo.head()
     settings = config.load(repo.root)
     command = classify(argv, settings)
@@ -65,25 +63,8 @@ def track(argv: Sequence[str]) -> TrackResult:
         duration=result.duration,
         context=context.describe(settings),
     )
-    runlog.append(repo.root, [rec])
-    _write_sidecars(repo, rec)
-    _write_note(repo, rec)
-    say(f"recorded {rec.id[:8]} ({len(outputs)} output(s)); {_next_step(repo)}")
+    record_run(repo, rec)
     return TrackResult(0, rec)
-
-
-def _next_step(repo: Repo) -> str:
-    """What the user does to keep the record: commit the log, or let the hook stage it."""
-    from ntrk.commands import install_hooks as hooks
-
-    if hooks.installed(repo):
-        # git stops before the pre-commit hook when nothing is staged, so say how to commit
-        # the log alone.
-        return (
-            "your next git commit carries the log (pre-commit hook); "
-            f"to commit it alone: git add {layout.STORE_DIR} && git commit"
-        )
-    return f"commit {layout.LOG_RELPATH} to keep it (git add {layout.STORE_DIR} && git commit)."
 
 
 def _refuse_if_dirty(repo: Repo, cache: StatCache) -> None:
@@ -167,21 +148,6 @@ def _script(repo: Repo, command: ClassifiedCommand) -> Script | None:
     except OSError:
         md5 = None
     return Script(path=relpath, blob=repo.blob_at_head(relpath), md5=md5)
-
-
-def _write_sidecars(repo: Repo, rec: Record) -> None:
-    for output in rec.outputs:
-        try:
-            sidecar.write(repo.root / output.path, output.path, rec)
-        except OSError as exc:
-            warn(f"cannot write the sidecar of {output.path} ({exc.strerror}); the log has it")
-
-
-def _write_note(repo: Repo, rec: Record) -> None:
-    try:
-        notes.add(repo.git, [rec])
-    except notes.NotesError as exc:
-        warn(f"cannot write the git note ({exc}); the log has the run — nt sync mirrors it later")
 
 
 def _say_not_recorded(command: ClassifiedCommand, result: runner.RunResult) -> None:

@@ -21,7 +21,6 @@ it, at a fractional position between that record and the one before.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import math
@@ -36,7 +35,7 @@ import pygit2
 from ntrk import layout
 from ntrk import record as record_mod
 from ntrk.console import Progress, warn
-from ntrk.lineage import Produced
+from ntrk.lineage import Produced, order_key, place_note_only
 from ntrk.record import Record
 from ntrk.store import notes, runlog
 
@@ -191,7 +190,7 @@ class _Updater:
     git: pygit2.Repository | None
 
     def run(self) -> None:
-        tips = _notes_tips(self.git)
+        tips = notes.tips(self.git) if self.git is not None else {}
         known = json.loads(_meta(self.db, "log") or "null")
         if (
             known
@@ -260,7 +259,7 @@ class _Updater:
                     )
                 else:
                     pending.append((next_seq, rec, entry.text, float(next_seq), True))
-                keys.append(_order_key(rec))
+                keys.append(order_key(rec))
                 next_seq += 1
                 if len(pending) >= _BATCH:
                     self._insert_many(pending)
@@ -294,7 +293,7 @@ class _Updater:
         for ref, tip in tips.items():
             if known.get(ref) == tip:
                 continue
-            for annotated, line in _changed_note_lines(self.git, known.get(ref), tip):
+            for annotated, line in notes.changed_lines(self.git, known.get(ref), tip):
                 if line.record is None:
                     warn(f"{ref}: note on {annotated[:8]} skipped, not a record ({line.problem})")
                     continue
@@ -321,25 +320,12 @@ class _Updater:
     def _place_note_only_records(self) -> None:
         """Give every note-only record its position before the first later log record."""
         log_rows = self.db.execute("SELECT key, pos FROM records WHERE from_log").fetchall()
-        log_rows.sort()
-        keys = [key for key, _ in log_rows]
-        suffix_min = [math.inf] * (len(log_rows) + 1)
-        for index in range(len(log_rows) - 1, -1, -1):
-            suffix_min[index] = min(suffix_min[index + 1], log_rows[index][1])
-        last = max((pos for _, pos in log_rows), default=0)
-        groups: dict[float, list[tuple[str, str, int]]] = {}
-        for rid, key, record_id in self.db.execute(
-            "SELECT rid, key, id FROM records WHERE NOT from_log"
-        ):
-            before = suffix_min[bisect.bisect_right(keys, key)]
-            groups.setdefault(last + 1 if before == math.inf else before, []).append(
-                (key, record_id, rid)
-            )
-        for before, members in groups.items():
-            members.sort()
-            for rank, (_, _, rid) in enumerate(members, start=1):
-                position = before - 1 + rank / (len(members) + 1)
-                self.db.execute("UPDATE records SET pos = ? WHERE rid = ?", (position, rid))
+        note_only = self.db.execute("SELECT key, rid FROM records WHERE NOT from_log").fetchall()
+        positions = place_note_only(log_rows, note_only)
+        self.db.executemany(
+            "UPDATE records SET pos = ? WHERE rid = ?",
+            [(position, rid) for rid, position in positions.items()],
+        )
 
     # -- rows -----------------------------------------------------------------------------
 
@@ -348,7 +334,7 @@ class _Updater:
         self.db.executemany(
             "INSERT INTO records (rid, id, pos, from_log, key, json) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (rid, rec.id, pos, int(log), _order_key(rec), text)
+                (rid, rec.id, pos, int(log), order_key(rec), text)
                 for rid, rec, text, pos, log in rows
             ],
         )
@@ -366,37 +352,6 @@ class _Updater:
 
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-
-def _order_key(rec: Record) -> str:
-    return f"{rec.order_time}\0{rec.id}"
-
-
-def _notes_tips(git: pygit2.Repository | None) -> dict[str, str]:
-    if git is None:
-        return {}
-    tips = {}
-    for ref in notes.notes_refs(git):
-        commit = notes.notes_commit(git, ref)
-        if commit is not None:
-            tips[ref] = str(commit.id)
-    return tips
-
-
-def _changed_note_lines(
-    git: pygit2.Repository, old: str | None, new: str
-) -> Iterator[tuple[str, notes.NoteLine]]:
-    """Lines of the notes added or changed between two notes commits (all, without `old`)."""
-    new_tree = git[new].peel(pygit2.Commit).tree
-    if old is None:
-        blobs = notes.iter_notes(git, new_tree)
-    else:
-        old_tree = git[old].peel(pygit2.Commit).tree
-        old_blobs = set(notes.iter_notes(git, old_tree))
-        blobs = (pair for pair in notes.iter_notes(git, new_tree) if pair not in old_blobs)
-    for annotated, blob_id in blobs:
-        for line in notes.parse_note(notes.read_note_text(git, blob_id)):
-            yield annotated, line
 
 
 # --- the log's fingerprint -------------------------------------------------------------------

@@ -152,6 +152,33 @@ def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple
             yield annotated, line
 
 
+def tips(git: pygit2.Repository) -> dict[str, str]:
+    """The commit every notes ref ntrk reads points at, by ref name."""
+    found = {}
+    for ref in notes_refs(git):
+        commit = notes_commit(git, ref)
+        if commit is not None:
+            found[ref] = str(commit.id)
+    return found
+
+
+def changed_lines(
+    git: pygit2.Repository, old: str | None, new: str
+) -> Iterator[tuple[str, NoteLine]]:
+    """Lines of the notes added or changed from notes commit `old` to `new` (all, without
+    `old`), as (annotated object id, parsed line)."""
+    new_tree = git[new].peel(pygit2.Commit).tree
+    if old is None:
+        blobs = iter_notes(git, new_tree)
+    else:
+        old_tree = git[old].peel(pygit2.Commit).tree
+        old_blobs = set(iter_notes(git, old_tree))
+        blobs = (pair for pair in iter_notes(git, new_tree) if pair not in old_blobs)
+    for annotated, blob_id in blobs:
+        for line in parse_note(read_note_text(git, blob_id)):
+            yield annotated, line
+
+
 def record_ids(git: pygit2.Repository, ref: str = NOTES_REF) -> set[str]:
     """The ids of every record in the notes under `ref`."""
     return {line.record.id for _, line in read_records(git, ref) if line.record}
@@ -325,29 +352,6 @@ def _line_key(line: str) -> str:
     """Lines of the same record are the same line, whatever their summary says."""
     parsed = parse_line(line)
     return f"id:{parsed.record.id}" if parsed.record is not None else f"raw:{line}"
-
-
-def _find_note(git: pygit2.Repository, tree: pygit2.Tree, annotated: str) -> pygit2.Oid | None:
-    """The note blob for an object, wherever the fan-out put it."""
-    rest, current = annotated, tree
-    while rest:
-        entry = _entry(current, rest)
-        if entry is not None and entry.type_str == "blob":
-            return entry.id
-        entry = _entry(current, rest[:2])
-        if entry is None or entry.type_str != "tree":
-            return None
-        current, rest = git[entry.id].peel(pygit2.Tree), rest[2:]
-    return None
-
-
-def note_for(git: pygit2.Repository, commit: str, ref: str = NOTES_REF) -> str | None:
-    """The text of the note on `commit` under `ref`, if there is one."""
-    tip = notes_commit(git, ref)
-    if tip is None:
-        return None
-    blob_id = _find_note(git, tip.tree, commit)
-    return None if blob_id is None else read_note_text(git, blob_id)
 
 
 def _commit(
