@@ -316,6 +316,7 @@ def hook(name: str, remote: str | None) -> None:
     nt hook pre-commit
     """
     from ntrk.commands import hook as hook_work
+    from ntrk.commands.sync import sync as sync_notes
 
     try:
         repo = _repo()
@@ -324,7 +325,15 @@ def hook(name: str, remote: str | None) -> None:
         elif name == "post-commit":
             hook_work.post_commit(repo)
         elif remote:
-            hook_work.pre_push(repo, remote)
+            try:
+                report = sync_notes(repo, remote)
+            except NtrkError as error:
+                raise NtrkError(
+                    f"notes not synced with {remote}: {error.what}", error.hint
+                ) from error
+            say(
+                f"warning: notes synced with {remote}: {render.sync_summary(report, dry_run=False)}"
+            )
     except NtrkError as error:  # a hook warns; it never stops git because of ntrk
         say(f"warning: {error}")
 

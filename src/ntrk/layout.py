@@ -29,6 +29,9 @@ CONFIG_NAME = "ntrk.toml"
 INDEX_NAME = "index.sqlite"
 STAT_CACHE_NAME = "stat-cache.sqlite"
 
+# A hook that was in place before `nt install-hooks` is kept beside ntrk's as NAME + this.
+KEPT_HOOK_SUFFIX = ".before-ntrk"
+
 NOTES_REF = "refs/notes/ntrk"
 NOTES_LOCK_NAME = "ntrk-notes.lock"
 _REMOTE_NOTES_REF = re.compile(r"refs/notes/remotes/[^/]+/ntrk\Z")

@@ -10,6 +10,8 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ntrk.layout import KEPT_HOOK_SUFFIX, LOG_RELPATH, NOTES_REF, STORE_DIR
+
 if TYPE_CHECKING:
     from ntrk.commands.install_hooks import HookChange
     from ntrk.commands.rerun import PlannedStep, Verdict
@@ -58,8 +60,6 @@ def _marker(state: str | None) -> str:
 
 def recorded(rec: Record, hooks_installed: bool) -> str:
     """What `nt track` says after recording: the run's id, and how the record is kept."""
-    from ntrk.layout import LOG_RELPATH, STORE_DIR
-
     if hooks_installed:
         # git stops before the pre-commit hook when nothing is staged: say how to commit the
         # log alone.
@@ -109,8 +109,6 @@ def verdict_line(verdict: Verdict) -> str:
 
 def sync_summary(report: SyncReport, dry_run: bool) -> str:
     """What `nt sync` did, or with --dry-run would do, in one line."""
-    from ntrk.layout import NOTES_REF
-
     if dry_run:
         remote = "has notes" if report.remote_has_notes else "has no notes yet"
         return (
@@ -126,12 +124,10 @@ def sync_summary(report: SyncReport, dry_run: bool) -> str:
 
 def hook_change(change: HookChange) -> str:
     """What `nt install-hooks` did to one hook."""
-    from ntrk.commands.install_hooks import KEPT_SUFFIX
-
     messages = {
         "installed": f"installed {change.path}",
         "updated": f"{change.path} is already ntrk's (refreshed)",
-        "chained": f"installed {change.path}; your hook is kept as {change.name}{KEPT_SUFFIX} "
+        "chained": f"installed {change.path}; your hook is kept as {change.name}{KEPT_HOOK_SUFFIX} "
         "and runs first",
         "removed": f"removed {change.path}",
         "restored": f"removed ntrk's {change.name} and put your hook back at {change.path}",

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ntrk.commands.sync import sync
 from ntrk.console import warn
-from ntrk.errors import InvalidRecord, NtrkError
+from ntrk.errors import InvalidRecord
 from ntrk.gitcli import run
 from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_path
-from ntrk.render import sync_summary
 from ntrk.repo import Repo, self_and_parents
 from ntrk.store import sidecar
 
@@ -56,16 +54,6 @@ def post_commit(repo: Repo) -> list[str]:
     if stale:
         run(repo.root, "add", "--", *stale)
     return stale
-
-
-def pre_push(repo: Repo, remote: str) -> None:
-    """Sync lineage notes with the remote being pushed to; warn on failure, never block."""
-    try:
-        report = sync(repo, remote)
-    except NtrkError as error:
-        warn(f"notes not synced with {remote}: {error}")
-        return
-    warn(f"notes synced with {remote}: {sync_summary(report, dry_run=False)}")
 
 
 def _staged(repo: Repo) -> list[str]:

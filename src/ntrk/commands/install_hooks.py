@@ -20,11 +20,11 @@ from pathlib import Path
 
 from ntrk.errors import NtrkError
 from ntrk.gitcli import GitError, git
+from ntrk.layout import KEPT_HOOK_SUFFIX
 from ntrk.repo import Repo
 from ntrk.safeio import write_atomic
 
 MARKER = b"ntrk-managed-hook"
-KEPT_SUFFIX = ".before-ntrk"
 PYTHON_PLACEHOLDER = "@NTRK_PYTHON@"
 DEFAULT_HOOKS = ("pre-commit", "post-commit")
 PUSH_HOOKS = ("pre-push",)
@@ -89,7 +89,7 @@ def install(repo: Repo, names: tuple[str, ...] = DEFAULT_HOOKS) -> list[HookChan
     plans = [_plan_install(directory, name) for name in names]  # check all before changing any
     changes = []
     for name, action in plans:
-        target, kept = directory / name, directory / f"{name}{KEPT_SUFFIX}"
+        target, kept = directory / name, directory / f"{name}{KEPT_HOOK_SUFFIX}"
         if action == "chained":
             os.rename(target, kept)
         write_atomic(target, render(name).encode("utf-8"), mode=0o755)
@@ -102,7 +102,7 @@ def uninstall(repo: Repo) -> list[HookChange]:
     directory = hooks_dir(repo)
     changes = []
     for name in DEFAULT_HOOKS + PUSH_HOOKS:
-        target, kept = directory / name, directory / f"{name}{KEPT_SUFFIX}"
+        target, kept = directory / name, directory / f"{name}{KEPT_HOOK_SUFFIX}"
         if not target.exists() and not target.is_symlink():
             continue
         if not is_ours(target):
@@ -118,7 +118,7 @@ def uninstall(repo: Repo) -> list[HookChange]:
 
 
 def _plan_install(directory: Path, name: str) -> tuple[str, str]:
-    target, kept = directory / name, directory / f"{name}{KEPT_SUFFIX}"
+    target, kept = directory / name, directory / f"{name}{KEPT_HOOK_SUFFIX}"
     if not target.exists() and not target.is_symlink():
         return name, "installed"
     if is_ours(target):
