@@ -201,3 +201,23 @@ def start_tracks(root: Path, names: list[str]) -> list[subprocess.Popen[str]]:
         )
         for name in names
     ]
+
+
+STEP = ["python", "step.py"]
+
+
+@pytest.fixture
+def chain(repo: Path, cli) -> Path:  # type: ignore[no-untyped-def]
+    """raw.csv -> clean.csv -> final.csv, recorded and committed."""
+    assert cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv").code == 0
+    assert cli("track", *STEP, "-i", "clean.csv", "-o", "final.csv").code == 0
+    commit_all(repo, "results")
+    return repo
+
+
+def states(cli, *paths: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """What `nt status --json` says of each path."""
+    import json
+
+    result = cli("status", "--json", *paths)
+    return {entry["path"]: entry["state"] for entry in json.loads(result.out)}
