@@ -99,11 +99,28 @@ def test_rejects_malformed_json(text: bytes) -> None:
         record.parse_json(text)
 
 
-def test_rejects_lone_surrogates_that_cannot_be_written() -> None:
+@pytest.mark.parametrize("text", ["\ud800", "\udbff", "\udc7f", "\\\ud800"])
+def test_rejects_lone_surrogates_that_are_no_byte_of_a_name(text: str) -> None:
     data = valid()
-    data["command"] = ["python", "\ud800"]
+    data["command"] = ["python", text]
     with pytest.raises(InvalidRecord):
         record.parse(data)
+
+
+def test_a_name_that_is_not_utf8_round_trips_as_its_bytes() -> None:
+    name = b"caf\xe9-\xff.csv".decode("utf-8", "surrogateescape")  # how Python reads it
+    data = valid()
+    data["command"] = ["python", "step.py", "-o", name]
+    rec = record.parse(data)
+    assert "\\udce9" in rec.line and name not in rec.line  # escaped: the line is plain UTF-8
+    again = record.parse_json(rec.line.encode("utf-8"))
+    assert again.command[-1].encode("utf-8", "surrogateescape") == b"caf\xe9-\xff.csv"
+
+
+def test_a_literal_backslash_u_is_not_taken_for_a_surrogate() -> None:
+    data = valid()
+    data["command"] = ["printf", "\\ud800"]
+    assert record.parse(data).command[-1] == "\\ud800"
 
 
 @given(st.binary(max_size=400))

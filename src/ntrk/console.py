@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
+from ntrk.text import visible
+
 
 def say(message: str) -> None:
-    """Print one `nt: ...` line on stderr."""
-    sys.stderr.write(f"nt: {message}\n")
+    """Print one `nt: ...` line on stderr, every control character in it made visible."""
+    sys.stderr.write(f"nt: {visible(message)}\n")
     sys.stderr.flush()
 
 

@@ -7,12 +7,12 @@ the order the walk found them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ntrk.lineage import Lineage
 from ntrk.record import FileRef, Record
+from ntrk.text import json_dumps, visible
 
 
 @dataclass
@@ -60,7 +60,7 @@ def to_json(lineage: Lineage) -> str:
         "steps": graph.steps,
         "edges": [{"from": a, "to": b} for a, b in graph.edges],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(document, indent=2, sort_keys=False) + "\n"
 
 
 def to_dot(lineage: Lineage) -> str:
@@ -106,11 +106,11 @@ def _step_node(step_id: str, rec: Record) -> dict[str, Any]:
 
 
 def _file_label(node: dict[str, Any]) -> str:
-    return str(node["path"]) + (f" [{node['marker']}]" if node["marker"] else "")
+    return visible(str(node["path"]) + (f" [{node['marker']}]" if node["marker"] else ""))
 
 
 def _step_label(step: dict[str, Any]) -> str:
-    return f"{step['script'] or '?'} @ {step['commit'][:7]}"
+    return visible(f"{step['script'] or '?'} @ {step['commit'][:7]}")
 
 
 def _dot(text: str) -> str:

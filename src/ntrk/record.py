@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from ntrk.errors import InvalidRecord
+from ntrk.text import json_dumps, json_loads
 
 SCHEMA_VERSION = 1
 MAX_RECORD_CHARS = 4 * 1024 * 1024
@@ -24,6 +25,11 @@ MAX_RECORD_CHARS = 4 * 1024 * 1024
 _MD5 = re.compile(r"[0-9a-f]{32}\Z")
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?\Z")
 _RECORD_ID = re.compile(r"[0-9A-Za-z_.-]{1,128}\Z")
+# A name that is not UTF-8 is held as surrogate escapes U+DC80-U+DCFF (one per byte, as Python
+# decodes file names), which JSON writes as \udcXX; any other lone surrogate is no text at all.
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)(?:\\\\)*\\u(?:[dD][89abAB][0-9a-fA-F]{2}|[dD][cC][0-7][0-9a-fA-F])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,7 @@ class Record:
     @property
     def line(self) -> str:
         """Canonical JSON, the form every sink writes: sorted keys, UTF-8, one line."""
-        return json.dumps(self.data, sort_keys=True, ensure_ascii=False)
+        return json_dumps(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         """A copy of the record as plain JSON data, unknown fields included."""
@@ -147,11 +153,13 @@ def parse_json(text: str | bytes) -> Record:
     if len(text) > MAX_RECORD_CHARS:
         raise InvalidRecord(f"longer than {MAX_RECORD_CHARS} characters")
     try:
-        data = json.loads(text)
+        data = json_loads(text)
     except UnicodeDecodeError as exc:
         raise InvalidRecord("not UTF-8") from exc
     except json.JSONDecodeError as exc:
-        raise InvalidRecord(f"not JSON ({exc.msg} at column {exc.colno})") from exc
+        raise InvalidRecord(f"not JSON ({exc.msg}: column {exc.colno})") from exc
+    except ValueError as exc:
+        raise InvalidRecord(f"not strict JSON ({str(exc)[:80]})") from exc
     except RecursionError as exc:
         raise InvalidRecord("JSON nested too deeply") from exc
     # Text that decoded as UTF-8 without \\u escapes cannot hold a lone surrogate.
@@ -195,12 +203,14 @@ def parse(data: object, check_text: bool = True) -> Record:
         raise InvalidRecord("'start' is not a string")
     if check_text:
         try:
-            line = json.dumps(data, sort_keys=True, ensure_ascii=False)
+            line = json_dumps(data)
             line.encode("utf-8")
         except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidRecord("holds values that are not plain JSON text") from exc
         if len(line) > MAX_RECORD_CHARS:
             raise InvalidRecord(f"longer than {MAX_RECORD_CHARS} characters")
+        if _LONE_SURROGATE.search(line):
+            raise InvalidRecord("holds a lone surrogate that is no byte of a file name")
     return Record(
         id=record_id,
         ts=_string(data, "ts"),
@@ -214,6 +224,11 @@ def parse(data: object, check_text: bool = True) -> Record:
         start=start,
         data=data,
     )
+
+
+def is_md5(text: str) -> bool:
+    """Whether `text` is an md5 as records hold it: 32 lowercase hex digits."""
+    return _MD5.match(text) is not None
 
 
 def is_safe_relpath(path: str) -> bool:
