@@ -22,6 +22,7 @@ def test_hostname_and_environment_fingerprint_are_opt_in(repo: Path, cli, monkey
         '[record]\nhostname = true\nenv_vars = ["NTRK_TEST_A"]\nenv_command = "echo hi"\n'
     )
     commit_all(repo, "config")
+    assert "record.env_command = echo hi" in cli("trust").out
     monkeypatch.setenv("NTRK_TEST_A", "1")
     cli("track", *STEP, "-i", "raw.csv", "-o", "a.csv")
     monkeypatch.setenv("NTRK_TEST_A", "2")
@@ -53,3 +54,32 @@ def test_old_records_without_new_fields_still_work(repo: Path, cli) -> None:
     assert json.loads(cli("trace", "o", "--format", "json").out)["steps"][0]["duration"] is None
     assert cli("status").code == 0
     assert nt(repo, "log").code == 0
+
+
+def test_a_committed_env_command_runs_only_once_trusted(repo: Path, cli) -> None:
+    marker = repo.parent / "ran"
+    (repo / "ntrk.toml").write_text(f'[record]\nenv_command = "touch {marker}"\n')
+    commit_all(repo, "config")
+    untrusted = cli("track", *STEP, "-i", "raw.csv", "-o", "a.csv")
+    assert untrusted.code == 0 and not marker.exists()
+    assert "only once you trust it (nt trust)" in untrusted.err
+    assert "env" not in read_log(repo)[0]
+    plan = cli("rerun", "a.csv", "--all", "--dry-run").out
+    assert "touch" not in plan  # it would not run, so the plan does not list it
+    assert cli("trust").code == 0
+    assert f"each step also runs touch {marker}" in cli("rerun", "a.csv", "--all", "--dry-run").out
+    cli("track", *STEP, "-i", "raw.csv", "-o", "b.csv")
+    assert marker.exists() and "command_md5" in read_log(repo)[1]["env"]
+    marker.unlink()
+    (repo / "ntrk.toml").write_text(f'[record]\nenv_command = "touch {marker}" # edited\n')
+    commit_all(repo, "edit config")
+    cli("track", *STEP, "-i", "raw.csv", "-o", "c.csv")
+    assert not marker.exists()  # an edited file needs a new approval
+
+
+def test_the_users_own_env_command_needs_no_approval(repo: Path, cli) -> None:
+    from conftest import git
+
+    git(repo, "config", "ntrk.envCommand", "echo mine")
+    assert cli("track", *STEP, "-i", "raw.csv", "-o", "a.csv").code == 0
+    assert read_log(repo)[0]["env"]["command"] == "echo mine"

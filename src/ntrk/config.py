@@ -12,17 +12,28 @@
 Configured flags are added to the built-ins, never replace them, so the conventional flags keep
 working in every repository. A malformed file is an error (naming file, line and column) rather
 than silently ignored, since ignoring it would record runs with the wrong inputs.
+
+**A committed `ntrk.toml` is data until the user trusts it.** It arrives with every clone, so
+a program it names (`record.env_command`) runs only after the user approved that exact file
+content with `nt trust` (its sha256 is kept in the git directory, like `direnv allow`; any edit
+needs a new approval), or when the user names the program in their own git config
+(`git config ntrk.envCommand "pip freeze"`, which no clone can set). The file is read without
+following a symbolic link, as a regular file of at most 1 MiB.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ntrk.console import warn
 from ntrk.errors import NtrkError
-from ntrk.layout import CONFIG_NAME
+from ntrk.layout import CONFIG_NAME, TRUST_FILE
+from ntrk.safeio import read_regular, write_atomic
+
+MAX_CONFIG_BYTES = 1 << 20
 
 DEFAULT_INPUT_FLAGS = frozenset({"-i", "--in", "--input"})
 DEFAULT_OUTPUT_FLAGS = frozenset({"-o", "--out", "--output"})
@@ -37,20 +48,28 @@ class Config:
     output_flags: frozenset[str] = DEFAULT_OUTPUT_FLAGS
     hostname: bool = False
     env_vars: tuple[str, ...] = ()
-    env_command: str | None = None
+    env_command: str | None = None  # the program that will run: trusted, or the user's own
+    untrusted_env_command: str | None = None  # named by an ntrk.toml nobody trusted yet
+    digest: str | None = None  # sha256 of ntrk.toml's bytes, what `nt trust` approves
 
 
-def load(root: Path) -> Config:
-    """Read `ntrk.toml` at the repository root, if there is one."""
+def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None = None) -> Config:
+    """Read `ntrk.toml` at the repository root, if there is one.
+
+    `trust_dir` holds the approvals of `nt trust`; `user_env_command` is the program the user
+    named in their own configuration, which wins over the file's.
+    """
     path = root / CONFIG_NAME
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return Config()
+        raw = read_regular(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise NtrkError(
-            f"cannot read {CONFIG_NAME}: {exc.strerror}", "check the file's permissions"
+            f"cannot read {CONFIG_NAME} ({exc.strerror})",
+            f"ntrk reads {CONFIG_NAME} only as a regular file of at most "
+            f"{MAX_CONFIG_BYTES // 1024} KiB; replace or remove it",
         ) from exc
+    if raw is None:
+        return Config(env_command=user_env_command)
     import tomllib  # here: most repositories have no ntrk.toml, and the import costs 4 ms
 
     try:
@@ -76,13 +95,44 @@ def load(root: Path) -> Config:
             f"{CONFIG_NAME}: record.env_command must be a command line",
             'write env_command = "pip freeze"',
         )
+    digest = hashlib.sha256(raw).hexdigest()
+    trusted = env_command is not None and digest in trusted_digests(trust_dir)
     return Config(
         input_flags=DEFAULT_INPUT_FLAGS | _flag_list(flags, "inputs"),
         output_flags=DEFAULT_OUTPUT_FLAGS | _flag_list(flags, "outputs"),
         hostname=hostname,
         env_vars=tuple(env_vars),
-        env_command=env_command,
+        env_command=user_env_command or (env_command if trusted else None),
+        untrusted_env_command=None if trusted or user_env_command else env_command,
+        digest=digest,
     )
+
+
+def trusted_digests(trust_dir: Path | None) -> set[str]:
+    """The sha256 digests of the `ntrk.toml` contents the user trusted in this clone."""
+    if trust_dir is None:
+        return set()
+    try:
+        raw = read_regular(trust_dir / TRUST_FILE, MAX_CONFIG_BYTES)
+    except OSError:
+        return set()
+    return set((raw or b"").decode("ascii", errors="replace").split())
+
+
+def trust(trust_dir: Path, digest: str) -> None:
+    """Remember that the user trusts the `ntrk.toml` whose bytes have this sha256."""
+    known = trusted_digests(trust_dir)
+    trust_dir.mkdir(parents=True, exist_ok=True)
+    text = "".join(f"{line}\n" for line in sorted(known | {digest}))
+    write_atomic(trust_dir / TRUST_FILE, text.encode("ascii"), mode=0o600, durable=True)
+
+
+def revoke(trust_dir: Path) -> bool:
+    """Forget every approval; whether there was one."""
+    known = trusted_digests(trust_dir)
+    if known:
+        (trust_dir / TRUST_FILE).unlink()
+    return bool(known)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:

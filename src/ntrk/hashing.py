@@ -37,6 +37,8 @@ class Digest:
     md5: str
     size: int
     files: int | None = None
+    # A directory: (member path, md5) of each file whose name is UTF-8, in manifest order.
+    members: tuple[tuple[str, str], ...] | None = None
 
 
 class StatCache(Protocol):
@@ -71,12 +73,16 @@ def md5_tree(directory: Path, cache: StatCache | None = None) -> Digest:
     digests = hash_many([directory / os.fsdecode(rel) for rel in files], cache)
     manifest = hashlib.md5(usedforsecurity=False)
     total = 0
+    members = []
     for rel, digest in zip(files, digests, strict=True):
         if isinstance(digest, BaseException):
             raise digest
         manifest.update(digest.md5.encode("ascii") + b"  " + rel + b"\n")
         total += digest.size
-    return Digest(md5=manifest.hexdigest(), size=total, files=len(files))
+        # A name a record cannot hold (not UTF-8) is counted and hashed, but not listed.
+        with contextlib.suppress(UnicodeDecodeError):
+            members.append((rel.decode("utf-8"), digest.md5))
+    return Digest(md5=manifest.hexdigest(), size=total, files=len(files), members=tuple(members))
 
 
 def hash_path(path: Path, cache: StatCache | None = None) -> Digest:

@@ -26,8 +26,13 @@ STORE_FILES = {
 LOG_FILES = (LOG_RELPATH, *STORE_FILES)
 
 CONFIG_NAME = "ntrk.toml"
+
+# This clone's own state lives in the (per-worktree) git directory, never in the work tree:
+# nothing there is committed, and nothing a clone brings in can pose as it.
+CACHE_DIR_NAME = "ntrk"
 INDEX_NAME = "index.sqlite"
 STAT_CACHE_NAME = "stat-cache.sqlite"
+TRUST_FILE = "trusted-config"
 
 # A hook that was in place before `nt install-hooks` is kept beside ntrk's as NAME + this.
 KEPT_HOOK_SUFFIX = ".before-ntrk"
@@ -39,6 +44,11 @@ _REMOTE_NOTES_REF = re.compile(r"refs/notes/remotes/[^/]+/ntrk\Z")
 # A sidecar, or the temporary name it has while being written (`.NAME.ntrk.<hex>.tmp`,
 # see `safeio`; ntrk 0.2.0 used the writer's pid as <hex>).
 _SIDECAR_NAME = re.compile(r"\..+\.ntrk(?:\.[0-9a-f]+\.tmp)?\Z", re.S)
+
+
+def cache_dir(git_dir: Path) -> Path:
+    """Where this work tree's caches and state live, inside its git directory."""
+    return git_dir / CACHE_DIR_NAME
 
 
 def store_dir(root: Path) -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pygit2
 
+from ntrk import layout
 from ntrk.errors import NtrkError
 from ntrk.gitcli import GitError, git
 from ntrk.layout import is_ntrk_file
@@ -26,6 +27,12 @@ class Repo:
 
     root: Path  # the work tree, symlinks resolved
     git: pygit2.Repository
+
+    @property
+    def cache_dir(self) -> Path:
+        """This work tree's ntrk state (index, stat cache, trust, runs in flight), in its git
+        directory: per worktree, never committed."""
+        return layout.cache_dir(Path(self.git.path))
 
     def head(self) -> Head:
         """HEAD's commit and branch; an error when there is no commit yet."""

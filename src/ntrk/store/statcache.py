@@ -5,8 +5,9 @@ size, mtime, ctime, inode and device are all unchanged. Without git's "racy" tra
 modified within `RACY_NS` of the moment it was hashed could change again without its mtime
 moving, so such an entry is never trusted and the file is hashed again.
 
-It lives in `.ntrk/stat-cache.sqlite` (ignored by git), and like the index it is derived:
-deleting it changes no answer. A cache that cannot be opened or written is simply not used.
+It lives in the work tree's git directory (`.git/ntrk/stat-cache.sqlite`), never in the work
+tree, and like the index it is derived: deleting it changes no answer. A cache that cannot be
+opened or written is simply not used.
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ CREATE TABLE IF NOT EXISTS hashes (
 class StatCache:
     """md5s of regular files, keyed by their stat data."""
 
-    def __init__(self, store_dir: Path | None) -> None:
+    def __init__(self, cache_dir: Path | None) -> None:
         self._db: sqlite3.Connection | None = None
-        if store_dir is None or not store_dir.is_dir():
+        if cache_dir is None:
             return
         try:
-            self._db = sqlite3.connect(store_dir / STAT_CACHE_NAME, timeout=5, isolation_level=None)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(cache_dir / STAT_CACHE_NAME, timeout=5, isolation_level=None)
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error:
+        except (OSError, sqlite3.Error):
             self._db = None
 
     def lookup(self, path: Path, info: os.stat_result) -> Digest | None:
