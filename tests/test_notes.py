@@ -52,7 +52,7 @@ def test_line_reads_well() -> None:
     rec = make(7, "a" * 40, ["python", "clean data.py", "--tab\there", "-o", "out/ü7.csv"])
     summary, _, _ = notes.format_line(rec).partition("\t")
     assert summary.startswith(f"ntrk {rec.id[:8]} in put.csv@")
-    assert " -> out/ü7.csv@" in summary and ":: python clean data.py --tab here" in summary
+    assert " -> out/ü7.csv@" in summary and ":: python clean data.py --tab\\there" in summary
 
 
 def test_long_command_is_shortened_in_the_summary_only() -> None:
@@ -224,3 +224,22 @@ def test_crowded_directories_split_a_level_deeper_and_git_still_reads_them(repo:
     shown = git(repo, "notes", "--ref=ntrk", "show", ids[0])  # git finds notes in our layout
     assert records[0].id in shown
     assert git(repo, "notes", "--ref=ntrk", "list").count("\n") == 600
+
+
+def test_diff_finds_notes_in_any_fan_out_and_ignores_moves(repo: Path) -> None:
+    git_repo = pygit2.Repository(str(repo))
+    head = git(repo, "rev-parse", "HEAD").strip()
+    notes.add(git_repo, [make(1, head)])
+    first = notes.notes_commit(git_repo)
+    assert first is not None and [e.name for e in first.tree] == [head[:2]]  # fanned out
+    gone, came = notes.diff(git_repo, None, first.tree)
+    assert gone == {} and list(came) == [head]
+    flat = git_repo.TreeBuilder()
+    flat.insert(head, came[head], pygit2.enums.FileMode.BLOB)
+    flat_tree = git_repo[flat.write()].peel(pygit2.Tree)
+    assert notes.diff(git_repo, first.tree, flat_tree) == ({}, {})  # same note, moved
+    notes.add(git_repo, [make(2, head)])
+    second = notes.notes_commit(git_repo)
+    assert second is not None
+    gone, came = notes.diff(git_repo, first.tree, second.tree)
+    assert list(gone) == [head] and list(came) == [head] and gone[head] != came[head]

@@ -20,6 +20,16 @@ layout git produces (flat, `ab/cdef…`, `ab/cd/ef…`, or mixed).
 **Concurrency.** Writers serialize on a lock file in the common git directory, and the ref is
 moved with a compare-and-swap, so a concurrent `git notes` or fetch is never overwritten: the
 read-modify-write is retried from the new tip.
+
+**Merging is a union.** Merging another notes commit never drops a line this one has, whatever
+the commits' ancestry: a fast-forward is taken only when the other side already holds every
+record this side has. So a clone that pruned its notes, or a remote someone rewound, can never
+erase records elsewhere through `nt sync`.
+
+**Reading is bounded.** Fetched notes are written by others. A note blob's size is read from
+the object header before the blob itself: a note over `MAX_NOTE_BYTES` is skipped unread (a
+100 MB note of `x\n` lines packs into half a megabyte). Lines are split on `\n` only, never
+at U+2028 and the other characters `str.splitlines()` breaks at.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from ntrk import record as record_mod
 from ntrk.errors import InvalidRecord
 from ntrk.layout import NOTES_LOCK_NAME, NOTES_REF, is_tracking_ref
 from ntrk.record import FileRef, Record
+from ntrk.text import visible
 
 T = TypeVar("T")
 FALLBACK_IDENTITY = ("ntrk", "ntrk@localhost")
@@ -46,10 +57,20 @@ _HEX = re.compile(r"[0-9a-f]+\Z")
 _SUMMARY_COMMAND_CHARS = 100
 _CAS_ATTEMPTS = 20
 FANOUT_LIMIT = 256  # notes in one directory before it is split a level deeper
+# A note holds one line per run recorded at one commit; a record is at most 4 MiB.
+MAX_NOTE_BYTES = 4 * record_mod.MAX_RECORD_CHARS
 
 
 class NotesError(Exception):
     """The notes could not be written (read-only repository, lock, moved ref...)."""
+
+
+class NoteUnreadable(Exception):
+    """A note blob that is not read: missing from this clone, or larger than MAX_NOTE_BYTES."""
+
+    def __init__(self, message: str, missing: bool) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,7 @@ def format_line(rec: Record) -> str:
     command = " ".join(rec.command)
     if len(command) > _SUMMARY_COMMAND_CHARS:
         command = command[: _SUMMARY_COMMAND_CHARS - 1] + "…"
-    summary = _printable(f"ntrk {rec.id[:8]} {sources} -> {products} :: {command}")
+    summary = visible(f"ntrk {rec.id[:8]} {sources} -> {products} :: {command}")
     return f"{summary}\t{rec.line}"
 
 
@@ -88,15 +109,16 @@ def parse_line(line: str) -> NoteLine:
 
 def parse_note(text: str) -> list[NoteLine]:
     """Every non-empty line of a note."""
-    return [parse_line(line) for line in text.splitlines() if line.strip()]
+    return [parse_line(line) for line in split_lines(text)]
+
+
+def split_lines(text: str) -> list[str]:
+    """The non-empty lines of a note, split at `\n` only."""
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def _short(entry: FileRef) -> str:
     return f"{entry.path}@{entry.md5[:8]}"
-
-
-def _printable(text: str) -> str:
-    return "".join(" " if ch in "\t\r\n" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -119,9 +141,12 @@ def notes_commit(git: pygit2.Repository, ref: str = NOTES_REF) -> pygit2.Commit 
         return None
 
 
-def iter_notes(git: pygit2.Repository, tree: pygit2.Tree) -> Iterator[tuple[str, pygit2.Oid]]:
-    """(annotated object id, note blob id) for every note in a notes tree, any fan-out."""
-    pending: list[tuple[pygit2.Tree, str]] = [(tree, "")]
+def iter_notes(
+    git: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""
+) -> Iterator[tuple[str, pygit2.Oid]]:
+    """(annotated object id, note blob id) for every note in a notes tree, any fan-out;
+    `prefix` is the fan-out path of `tree` itself when it is a subtree."""
+    pending: list[tuple[pygit2.Tree, str]] = [(tree, prefix)]
     while pending:
         current, prefix = pending.pop()
         for entry in current:
@@ -136,19 +161,34 @@ def iter_notes(git: pygit2.Repository, tree: pygit2.Tree) -> Iterator[tuple[str,
 
 
 def read_note_text(git: pygit2.Repository, blob_id: pygit2.Oid) -> str:
-    """A note's text (invalid UTF-8 is replaced, and its lines then fail to parse)."""
+    """A note's text (invalid UTF-8 is replaced, and its lines then fail to parse).
+
+    Raises NoteUnreadable for a blob this clone lacks or one over MAX_NOTE_BYTES.
+    """
     # The object database directly: half the cost of building a Blob object per note.
-    kind, data = git.odb.read(blob_id)
-    return data.decode("utf-8", errors="replace") if kind == pygit2.enums.ObjectType.BLOB else ""
+    try:
+        kind, size = git.odb.read_header(blob_id)
+        if kind != pygit2.enums.ObjectType.BLOB:
+            return ""
+        if size > MAX_NOTE_BYTES:
+            raise NoteUnreadable(f"larger than {MAX_NOTE_BYTES:,} bytes ({size:,})", False)
+        _, data = git.odb.read(blob_id)
+    except (KeyError, pygit2.GitError) as exc:
+        raise NoteUnreadable("not in this clone (a partial clone?)", True) from exc
+    return data.decode("utf-8", errors="replace")
 
 
 def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple[str, NoteLine]]:
-    """(annotated commit, parsed line) for every line of every note under `ref`."""
+    """(annotated commit, parsed line) for every line of every readable note under `ref`."""
     commit = notes_commit(git, ref)
     if commit is None:
         return
     for annotated, blob_id in iter_notes(git, commit.tree):
-        for line in parse_note(read_note_text(git, blob_id)):
+        try:
+            text = read_note_text(git, blob_id)
+        except NoteUnreadable:
+            continue
+        for line in parse_note(text):
             yield annotated, line
 
 
@@ -162,21 +202,62 @@ def tips(git: pygit2.Repository) -> dict[str, str]:
     return found
 
 
-def changed_lines(
-    git: pygit2.Repository, old: str | None, new: str
-) -> Iterator[tuple[str, NoteLine]]:
-    """Lines of the notes added or changed from notes commit `old` to `new` (all, without
-    `old`), as (annotated object id, parsed line)."""
-    new_tree = git[new].peel(pygit2.Commit).tree
-    if old is None:
-        blobs = iter_notes(git, new_tree)
-    else:
-        old_tree = git[old].peel(pygit2.Commit).tree
-        old_blobs = set(iter_notes(git, old_tree))
-        blobs = (pair for pair in iter_notes(git, new_tree) if pair not in old_blobs)
-    for annotated, blob_id in blobs:
-        for line in parse_note(read_note_text(git, blob_id)):
-            yield annotated, line
+def diff(
+    git: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.Tree | None
+) -> tuple[dict[str, pygit2.Oid], dict[str, pygit2.Oid]]:
+    """The notes that differ between two notes trees, any fan-out on either side.
+
+    Returns (annotated object → blob) for the notes of `old` that `new` lacks or holds with
+    other content, and the same for `new`. Subtrees with equal ids are never descended into,
+    so the cost follows the change, not the number of notes.
+    """
+    gone: dict[str, pygit2.Oid] = {}
+    came: dict[str, pygit2.Oid] = {}
+    pending: list[tuple[pygit2.Tree | None, pygit2.Tree | None, str]] = [(old, new, "")]
+    while pending:
+        left, right, prefix = pending.pop()
+        left_entries = _hex_entries(left)
+        right_entries = _hex_entries(right)
+        for name in left_entries.keys() | right_entries.keys():
+            a, b = left_entries.get(name), right_entries.get(name)
+            if a is not None and b is not None and a.id == b.id:
+                continue
+            if (
+                a is not None
+                and b is not None
+                and a.type_str == "tree"
+                and b.type_str == "tree"
+                and len(name) == 2
+            ):
+                pending.append((_tree(git, a), _tree(git, b), prefix + name))
+                continue
+            if a is not None:
+                gone.update(_notes_under(git, a, prefix + name))
+            if b is not None:
+                came.update(_notes_under(git, b, prefix + name))
+    for annotated in gone.keys() & came.keys():  # moved by a fan-out change, same blob
+        if gone[annotated] == came[annotated]:
+            del gone[annotated], came[annotated]
+    return gone, came
+
+
+def _hex_entries(tree: pygit2.Tree | None) -> dict[str, pygit2.Object]:
+    if tree is None:
+        return {}
+    return {entry.name: entry for entry in tree if entry.name and _HEX.match(entry.name)}
+
+
+def _tree(git: pygit2.Repository, entry: pygit2.Object) -> pygit2.Tree:
+    tree: pygit2.Tree = git[entry.id].peel(pygit2.Tree)
+    return tree
+
+
+def _notes_under(git: pygit2.Repository, entry: pygit2.Object, path: str) -> dict[str, pygit2.Oid]:
+    if entry.type_str == "blob":
+        return {path: entry.id} if len(path) in (40, 64) else {}
+    if entry.type_str == "tree" and len(path) < 40:
+        return dict(iter_notes(git, _tree(git, entry), path))
+    return {}
 
 
 def record_ids(git: pygit2.Repository, ref: str = NOTES_REF) -> set[str]:
@@ -242,19 +323,41 @@ def _try_merge(
     ours = notes_commit(git)
     if ours is None:
         return ("created", theirs) if _move_ref(git, reference, theirs, message) else None
-    if ours.id == theirs or git.descendant_of(ours.id, theirs):
+    if ours.id == theirs:
         return "up to date", ours.id
-    if git.descendant_of(theirs, ours.id):
+    their_commit = git[theirs].peel(pygit2.Commit)
+    ours_differ, theirs_differ = diff(git, ours.tree, their_commit.tree)
+    if git.descendant_of(theirs, ours.id) and _holds_all(git, theirs_differ, ours_differ):
+        # Theirs is ours plus more, and nothing of ours is lost: take it as it is.
         return ("fast-forward", theirs) if _move_ref(git, reference, theirs, message) else None
-    their_tree = git[theirs].peel(pygit2.Commit).tree
-    our_notes = dict(iter_notes(git, ours.tree))
-    changes: dict[str, list[str]] = {}
-    for annotated, blob_id in iter_notes(git, their_tree):
-        if our_notes.get(annotated) != blob_id:
-            changes.setdefault(annotated, []).extend(read_note_text(git, blob_id).splitlines())
+    changes = {annotated: _lines(git, blob_id) for annotated, blob_id in theirs_differ.items()}
     tree_id, _ = _apply(git, ours.tree, changes, top=True)
-    commit_id = _commit(git, tree_id, [ours.id, theirs], message)
+    if tree_id == ours.tree_id:
+        return "up to date", ours.id  # theirs holds nothing ours lacks
+    parents = [ours.id] if git.descendant_of(ours.id, theirs) else [ours.id, theirs]
+    commit_id = _commit(git, tree_id, parents, message)
     return ("merged", commit_id) if _move_ref(git, reference, commit_id, message) else None
+
+
+def _holds_all(
+    git: pygit2.Repository, theirs: dict[str, pygit2.Oid], ours: dict[str, pygit2.Oid]
+) -> bool:
+    """Whether every line of each of our notes is in their note on the same object."""
+    for annotated, blob_id in ours.items():
+        if annotated not in theirs:
+            return False
+        their_keys = {_line_key(line) for line in _lines(git, theirs[annotated])}
+        if not {_line_key(line) for line in _lines(git, blob_id)} <= their_keys:
+            return False
+    return True
+
+
+def _lines(git: pygit2.Repository, blob_id: pygit2.Oid) -> list[str]:
+    """A note's lines for merging; one that cannot be read (missing, too large) has none."""
+    try:
+        return split_lines(read_note_text(git, blob_id))
+    except NoteUnreadable:
+        return []
 
 
 def _apply(
@@ -285,7 +388,7 @@ def _apply(
         if existing is None and (top or (subtree is not None and subtree.type_str == "tree")):
             deeper.setdefault(rest[:2], {})[rest[2:]] = lines
             continue
-        before = read_note_text(git, existing.id) if existing is not None else ""
+        before = _existing_text(git, existing.id) if existing is not None else ""
         merged, new = _union(before, lines)
         builder.insert(rest, git.create_blob(merged), pygit2.enums.FileMode.BLOB)
         added += new
@@ -300,6 +403,15 @@ def _apply(
         builder.insert(prefix, sub_id, pygit2.enums.FileMode.TREE)
         added += new
     return builder.write(), added
+
+
+def _existing_text(git: pygit2.Repository, blob_id: pygit2.Oid) -> str:
+    """A note's text before lines are added to it. One that cannot be read stops the write:
+    replacing it would drop the records it holds."""
+    try:
+        return read_note_text(git, blob_id)
+    except NoteUnreadable as exc:
+        raise NotesError(f"the note to add to is {exc}") from exc
 
 
 def _needs_split(tree: pygit2.Tree, changes: Mapping[str, list[str]]) -> bool:
@@ -336,7 +448,7 @@ def _entry(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
 def _union(existing: str, lines: Iterable[str]) -> tuple[bytes, int]:
     """`existing` with the new lines appended, skipping lines whose record is already there;
     and how many were appended."""
-    kept = [line for line in existing.splitlines() if line.strip()]
+    kept = split_lines(existing)
     seen = {_line_key(line) for line in kept}
     added = 0
     for line in lines:
@@ -393,7 +505,7 @@ def identity(git: pygit2.Repository) -> pygit2.Signature:
 def _message(records: Sequence[Record]) -> str:
     if len(records) == 1:
         (rec,) = records
-        return f"ntrk: record {rec.id[:8]} ({_printable(' '.join(rec.command))[:72]})"
+        return f"ntrk: record {rec.id[:8]} ({visible(' '.join(rec.command))[:72]})"
     return f"ntrk: mirror {len(records)} records"
 
 
