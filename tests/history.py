@@ -59,15 +59,20 @@ class RandomHistory:
     def generate(self, steps: int = 40) -> RandomHistory:
         rng = random.Random(self.seed)
         names = [f"f{i}.csv" for i in range(12)] + ["dir/a b.csv", "dir/ü.csv"]
-        alphabet = [b"x", b"y", b"z", b"xy", b"same"]  # few contents: md5s collide on purpose
+        # Few contents, so the same path is often rewritten with bytes it held before. Bytes are
+        # never shared between paths except by a rename: there ntrk deliberately differs from
+        # 0.1.0, which linked an input to any earlier run that wrote the same bytes anywhere
+        # (tests/test_trust.py covers that rule).
+        alphabet = [b"x", b"y", b"z", b"xy", b"same"]
         for name in names[:3]:
-            self.files[name] = rng.choice(alphabet)
+            self.files[name] = name.encode() + b":" + rng.choice(alphabet)
         for index in range(steps):
             present = sorted(self.files)
             inputs = [(p, self.files[p]) for p in rng.sample(present, rng.randint(0, 2))]
             outputs = []
             for name in rng.sample(names, rng.randint(1, 2)):
-                data = rng.choice(alphabet) + (b"" if rng.random() < 0.6 else b"!")
+                data = name.encode() + b":" + rng.choice(alphabet)
+                data += b"" if rng.random() < 0.6 else b"!"
                 self.files[name] = data
                 outputs.append((name, data))
             script = None if rng.random() < 0.1 else rng.choice(["step.py", "s2.py"])

@@ -1,4 +1,7 @@
-"""The derived SQLite index: incremental, rebuilt when it must be, never a source of truth."""
+"""The derived SQLite index: incremental, rebuilt when it must be, never a source of truth.
+
+It lives in the git directory (`.git/ntrk/index.sqlite`), never in the work tree.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from conftest import NT, git, ignore_outputs, make_repo, nt, start_tracks
 from history import RandomHistory, log_line, v1_record
 
 from ntrk import layout
+from ntrk.repo import discover
 from ntrk.store import index, runlog
 
 STEP = ["python", "step.py"]
@@ -21,21 +25,26 @@ def answers(cli, targets: list[str]) -> list[tuple[int, str]]:  # type: ignore[n
     return [((r := cli("trace", t)).code, r.out) for t in targets]
 
 
+def index_path(root: Path) -> Path:
+    return root / ".git" / "ntrk" / layout.INDEX_NAME
+
+
 def open_index(root: Path) -> index.LineageIndex:
-    return index.open_index(root, pygit2.Repository(str(root)))
+    return index.open_index(discover(root))
 
 
 def meta(root: Path) -> dict[str, object]:
     import sqlite3
 
-    db = sqlite3.connect(root / ".ntrk" / layout.INDEX_NAME)
+    db = sqlite3.connect(index_path(root))
     return {key: value for key, value in db.execute("SELECT key, value FROM meta")}
 
 
-def test_index_is_ignored_by_git(repo: Path, cli) -> None:
+def test_index_lives_in_the_git_directory(repo: Path, cli) -> None:
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     cli("trace", "clean.csv")
-    assert (repo / ".ntrk" / layout.INDEX_NAME).exists()
+    assert index_path(repo).exists()
+    assert not list((repo / ".ntrk").glob("*.sqlite*"))
     git(repo, "add", ".ntrk")
     staged = git(repo, "diff", "--cached", "--name-only").split()
     assert staged == [".ntrk/.gitattributes", ".ntrk/.gitignore", ".ntrk/runs.jsonl"]
@@ -48,15 +57,15 @@ def test_new_records_are_read_from_where_the_index_stopped(repo: Path, cli, monk
     assert json.loads(str(meta(repo)["log"]))["offset"] == size
     cli("track", *STEP, "-i", "clean.csv", "-o", "final.csv")
     reads: list[int] = []
-    real_read = runlog.read
+    real_lines = runlog.raw_lines
 
-    def spy(root: Path, start: int = 0, *rest):  # type: ignore[no-untyped-def]
-        reads.append(start)
-        return real_read(root, start, *rest)
+    def spy(stream):  # type: ignore[no-untyped-def]
+        reads.append(stream.tell())
+        return real_lines(stream)
 
-    monkeypatch.setattr(runlog, "read", spy)
+    monkeypatch.setattr(runlog, "raw_lines", spy)
     assert cli("trace", "final.csv").out.count("\n") == 2
-    assert reads == [size]  # only the new line was read
+    assert reads == [size]  # only the new line was read: the append was journaled
     reads.clear()
     cli("trace", "final.csv")
     assert reads == []  # nothing new: the warm path reads nothing
@@ -80,9 +89,7 @@ def test_rewritten_log_is_read_again(repo: Path, cli) -> None:
 def test_corrupt_index_is_rebuilt(repo: Path, cli, damage: bytes) -> None:
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     expected = cli("trace", "clean.csv").out
-    (repo / ".ntrk" / layout.INDEX_NAME).write_bytes(damage)
-    for suffix in ("-wal", "-shm"):
-        (repo / ".ntrk" / (layout.INDEX_NAME + suffix)).unlink(missing_ok=True)
+    index_path(repo).write_bytes(damage)
     result = cli("trace", "clean.csv")
     assert result.code == 0 and result.out == expected
 
@@ -92,7 +99,7 @@ def test_index_of_another_schema_is_rebuilt(repo: Path, cli) -> None:
 
     cli("track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     expected = cli("trace", "clean.csv").out
-    db = sqlite3.connect(repo / ".ntrk" / layout.INDEX_NAME)
+    db = sqlite3.connect(index_path(repo))
     db.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
     db.execute("DELETE FROM records")
     db.commit()
@@ -106,16 +113,17 @@ def test_incremental_index_equals_a_fresh_one(repo: Path, cli) -> None:
     log = repo / ".ntrk" / "runs.jsonl"
     lines = log.read_text().splitlines(keepends=True)
     log.write_text("".join(lines[:25]))
-    open_index(repo)  # built on the first 25 records
+    open_index(repo).close()  # built on the first 25 records
     log.write_text("".join(lines[:40]) + lines[40][:30])  # a torn line at the end
-    open_index(repo)
+    open_index(repo).close()
     log.write_text("".join(lines))
     targets = history.targets()
     incremental = answers(cli, targets)
-    (repo / ".ntrk" / layout.INDEX_NAME).unlink()
+    index_path(repo).unlink()
     assert answers(cli, targets) == incremental
     built = open_index(repo)
     assert [r.id for r in built.records()] == [json.loads(line)["id"] for line in lines]
+    built.close()
 
 
 def test_deleting_the_index_changes_no_answer(repo: Path, cli) -> None:
@@ -123,8 +131,7 @@ def test_deleting_the_index_changes_no_answer(repo: Path, cli) -> None:
     history.write(repo)
     targets = history.targets()
     first = answers(cli, targets)
-    for path in (repo / ".ntrk").glob(layout.INDEX_NAME + "*"):
-        path.unlink()
+    index_path(repo).unlink()
     assert answers(cli, targets) == first
 
 
@@ -164,7 +171,7 @@ def test_notes_arriving_later_are_indexed(repo: Path, cli) -> None:
     ).out == "(no tracked inputs) -> step.py @ aaaaaaa -> gen.csv\n".replace("aaaaaaa", head[:7])
 
 
-def test_read_only_store_answers_from_memory(unprivileged, hermetic_git) -> None:
+def test_read_only_git_directory_answers_from_memory(unprivileged, hermetic_git) -> None:
     from conftest import give_to_nobody
 
     base, prefix = unprivileged
@@ -177,7 +184,7 @@ def test_read_only_store_answers_from_memory(unprivileged, hermetic_git) -> None
     )
     (base / ".gitconfig").write_text((hermetic_git / ".gitconfig").read_text())
     give_to_nobody(base)
-    (root / ".ntrk").chmod(0o555)
+    (root / ".git").chmod(0o555)
     done = subprocess.run(
         [*prefix, NT, "trace", "a"],
         cwd=root,
@@ -185,7 +192,7 @@ def test_read_only_store_answers_from_memory(unprivileged, hermetic_git) -> None
         text=True,
         env={"HOME": str(base), "PATH": "/usr/bin:/bin"},
     )
-    (root / ".ntrk").chmod(0o755)
+    (root / ".git").chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"(no tracked inputs) -> step.py @ {head[:7]} -> a\n"
-    assert not (root / ".ntrk" / layout.INDEX_NAME).exists()
+    assert not index_path(root).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -62,8 +63,32 @@ def test_sidecar_holds_record_and_sidecar_for(repo: Path, cli) -> None:
     (rec,) = read_log(repo)
     side = json.loads((repo / ".clean.csv.ntrk").read_text(encoding="utf-8"))
     assert side.pop("sidecar_for") == "clean.csv"
+    assert side.pop("outputs_total") == 1
     assert side == rec
     assert not list(repo.glob(".*.tmp"))
+
+
+def test_sidecars_hold_their_own_output_only(repo: Path, cli) -> None:
+    code = "import sys\nfor name in sys.argv[2:]: open(name, 'w').write(name)"
+    names = [f"out{i}.csv" for i in range(30)]
+    assert cli("track", "python", "-c", code, "-o", *names).code == 0
+    (rec,) = read_log(repo)
+    for name in names:
+        side = json.loads((repo / f".{name}.ntrk").read_text(encoding="utf-8"))
+        assert [entry["path"] for entry in side["outputs"]] == [name]
+        assert side["outputs_total"] == 30 and side["id"] == rec["id"]
+        assert side["inputs"] == rec["inputs"] and side["command"] == rec["command"]
+    # The sidecars together still hold every output: a clone with only them traces each.
+    for name in (names[0], names[-1]):
+        assert cli("trace", name).out.endswith(f"-> {name}\n")
+
+
+def test_a_directory_outputs_sidecar_lists_its_members(repo: Path, cli) -> None:
+    code = "import os; os.makedirs('res'); [open(f'res/{n}', 'w').write(n) for n in 'ab']"
+    assert cli("track", "python", "-c", code, "-o", "res").code == 0
+    side = json.loads((repo / ".res.ntrk").read_text(encoding="utf-8"))
+    assert sorted(side["manifest"]) == ["a", "b"]
+    assert side["manifest"]["a"] == hashlib.md5(b"a").hexdigest()
 
 
 def test_pipeline_runs_without_committing_intermediates(repo: Path, cli) -> None:

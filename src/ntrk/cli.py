@@ -165,15 +165,14 @@ def status_command(paths: tuple[Path, ...], as_json: bool) -> None:
     nt status
     nt status results/model.rds --json
     """
-    import json
-
     from ntrk.commands import status as status_mod
+    from ntrk.text import json_dumps
 
     repo = _repo()
     wanted = [_relpath(repo, path) for path in paths] or None
     results = status_mod.status(repo, wanted)
     if as_json:
-        click.echo(json.dumps([entry.as_json() for entry in results], indent=2))
+        click.echo(json_dumps([entry.as_json() for entry in results], indent=2))
     else:
         for line in render.status_lines(results):
             click.echo(line)
@@ -206,7 +205,9 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
     if not planned:
         click.echo(f"{file} is up to date; nothing to run (--all runs every step anyway)")
         return
-    for line in render.rerun_plan(str(file), planned):
+    from ntrk.commands.trust import settings
+
+    for line in render.rerun_plan(str(file), planned, settings(repo).env_command):
         click.echo(line)
     if dry_run:
         return
@@ -231,6 +232,30 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
             click.get_current_context().exit(1)
 
 
+@cli.command("trust")
+@click.option("--revoke", is_flag=True, help="Withdraw every approval in this clone.")
+def trust_command(revoke: bool) -> None:
+    """Allow nt track to run the programs ntrk.toml names, as the file is now.
+
+    A committed ntrk.toml comes with every clone, so a program it names
+    (record.env_command) does not run until you approve that exact file content here.
+    Any later edit to the file needs a new approval. Your own
+    `git config ntrk.envCommand "pip freeze"` needs none.
+
+    \b
+    nt trust
+    nt trust --revoke
+    """
+    from ntrk.commands import trust
+
+    repo = _repo()
+    if revoke:
+        click.echo("approvals withdrawn" if trust.revoke(repo) else "nothing was trusted")
+        return
+    approval = trust.trust(repo)
+    click.echo(render.approval(approval))
+
+
 @cli.command("log")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON list.")
@@ -245,14 +270,13 @@ def log_command(path: Path | None, as_json: bool, max_count: int | None) -> None
     nt log data/clean.csv -n 5
     nt log --json | jq '.[0].command'
     """
-    import json
-
     from ntrk.commands import log
+    from ntrk.text import json_dumps
 
     repo = _repo()
     found = log.runs(repo, _relpath(repo, path) if path else None, max_count)
     if as_json:
-        click.echo(json.dumps([rec.to_dict() for rec in found], indent=2, ensure_ascii=False))
+        click.echo(json_dumps([rec.to_dict() for rec in found], indent=2))
     else:
         for rec in found:
             click.echo(render.log_line(rec))

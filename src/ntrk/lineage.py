@@ -1,45 +1,68 @@
-"""The lineage walk: from one output back to the raw inputs, over an indexed history.
+"""The lineage rules: which run made a file, and the walk back to the raw inputs.
 
-The walk keeps 0.1.0's rule: an input's producer is the newest run *before* the consuming run
-(never the run itself, never a later run that re-made the same bytes), and each
-(run, output) pair is visited once. It is iterative, so chains of any depth work, and each
-producer is one index lookup instead of a scan of the history.
+**Order ("before").** Runs are ordered by when they ran: a record's `order` field when it has
+one, else `start`, else `ts` (whole seconds in 0.1.0 records). Equal times fall back to the
+log: a record known only from notes or sidecars comes first, then log records in log order,
+then the record id. So a single-branch log orders as 0.1.0 did, and a `merge=union` of two
+branches' logs ("ours, then theirs": line order is not time order) still orders by time.
 
-**Walk order.** With records from several sources the rule needs one order. Records in the log
-keep the log's order (the order they were appended, as merged by git). A record known only
-from notes goes before the first log record that started later than it (by `start`, else
-`ts`, then id); records known only from notes are ordered the same way among themselves. So a
-clone whose log holds everything walks exactly as the log alone says, and a clone with only
-notes orders runs by when they started (microseconds since ntrk 0.2; 0.1.0 records carry whole
-seconds, so two of them from the same second fall back to id order).
+**A clock nobody can run ahead of.** A clone whose clock runs fast, or a forged
+`9999-…` record, would otherwise stay "the newest run" of its outputs. So `nt track` writes
+`order` = the later of its own start and just after the newest time of any record this work
+tree had indexed (a hybrid logical clock): a run recorded here after a foreign record was
+indexed counts as newer than it, whatever that record claims.
+
+**Producer (the upstream of an input).** For an input at path P with bytes M read by run C,
+the producer is, first hit wins:
+
+1. the newest run before C that wrote P with bytes M;
+2. for P inside a directory output D: the newest run before C that wrote D, if its sidecar's
+   manifest says P held M (or no manifest can tell: then the link is *unverified*);
+3. nothing, when a run before C wrote P with other bytes (the file was changed by hand), or
+   when P is committed in git with bytes M at C's commit (raw data, not a product);
+4. else the newest run before C that wrote bytes M anywhere (the file was renamed or copied).
+
+Never C itself. `nt trace`, `nt status` and `nt rerun` all use this one rule. The walk visits
+each (run, output) pair once and is iterative, so chains of any depth work.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ntrk.record import Record
+from ntrk.record import FileRef, Record
 
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One run in a lineage, and the output of it that the lineage passes through."""
-
-    record: Record
-    output: str | None
+# A position after every record: where a record known from nowhere but its sidecar sits.
+END = "\uffff"
 
 
 @dataclass(frozen=True, slots=True)
 class Produced:
-    """An output of the run at `position` in the walk order."""
+    """A file as a recorded run left it: the run (and its place in the order), the path it
+    wrote, and the bytes. For a member of a directory output, `output` is the directory and
+    `md5` the member's bytes (None when no manifest can tell)."""
 
-    position: float
+    key: str
+    record: Record
     path: str
-    md5: str
+    md5: str | None
+    output: str
+
+    @property
+    def verified(self) -> bool:
+        return self.md5 is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One run in a lineage, the file of it that the lineage passes through, and that file's
+    recorded bytes (None for a directory member no manifest can vouch for)."""
+
+    record: Record
+    output: str | None
+    md5: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,71 +83,93 @@ class Lineage:
         return self.states.get((path, md5))
 
 
-class RecordIndex(Protocol):
-    """What the walk and the resolution of a target ask of the history (see `index`)."""
+class History(Protocol):
+    """What the rules ask of the recorded runs (`store.index` answers)."""
 
-    end: float  # a position after every record
+    def key_of(self, record_id: str) -> str | None:
+        """The record's place in the order, or None when no source holds it."""
+        ...
 
-    def position(self, record_id: str) -> float | None: ...
+    def writers(
+        self, path: str, before: str = END, md5: str | None = None, exclude: str = ""
+    ) -> Iterator[Produced]:
+        """Runs before `before` that wrote `path` (with bytes `md5`), newest first."""
+        ...
 
-    def record_at(self, position: float) -> Record: ...
+    def with_md5(self, md5: str, before: str = END, exclude: str = "") -> Iterator[Produced]:
+        """Runs before `before` that wrote bytes `md5` at any path, newest first."""
+        ...
 
-    def producer_before(self, md5: str, before: float, exclude_id: str) -> Produced | None: ...
+    def manifest(self, produced: Produced) -> Mapping[str, str] | None:
+        """The member md5s of directory output `produced`, when its sidecar still has them."""
+        ...
 
-    def newest_with_md5(self, md5: str) -> Produced | None: ...
+    def committed_md5(self, commit: str, path: str, size: int) -> str | None:
+        """The md5 of `path` as committed at `commit`, if git has it there with `size` bytes."""
+        ...
 
-    def newest_at_path(self, path: str, md5: str | None = None) -> Produced | None: ...
+
+def producer(history: History, source: FileRef, consumer: Record, key: str) -> Produced | None:
+    """The run that made input `source` of run `consumer` (at `key`): see the module rule."""
+    exclude = consumer.id
+    same = next(history.writers(source.path, key, source.md5, exclude), None)
+    if same is not None:
+        return same
+    for directory in _parents(source.path):
+        holder = next(history.writers(directory, key, None, exclude), None)
+        if holder is not None:
+            return member_of(history, holder, source.path, source.md5)
+    if next(history.writers(source.path, key, None, exclude), None) is not None:
+        return None
+    if history.committed_md5(consumer.commit, source.path, source.size) == source.md5:
+        return None
+    return next(history.with_md5(source.md5, key, exclude), None)
 
 
-def walk(index: RecordIndex, start: Record, output: str | None, position: float) -> list[Step]:
-    """The steps that made `output` of `start`, raw inputs first, `start` last."""
+def member_of(history: History, holder: Produced, path: str, md5: str | None) -> Produced | None:
+    """File `path` inside directory output `holder`: verified against its manifest when there
+    is one (None when the manifest says other bytes), unverified when there is none."""
+    manifest = history.manifest(holder)
+    if manifest is None:
+        return Produced(holder.key, holder.record, path, None, holder.path)
+    member = manifest.get(path[len(holder.path) + 1 :])
+    if member is None or (md5 is not None and member != md5):
+        return None
+    return Produced(holder.key, holder.record, path, member, holder.path)
+
+
+def latest(history: History, path: str) -> Produced | None:
+    """The newest run that wrote `path`, or the directory output holding it (a member)."""
+    direct = next(history.writers(path), None)
+    if direct is not None:
+        return direct
+    for directory in _parents(path):
+        holder = next(history.writers(directory), None)
+        if holder is not None:
+            return member_of(history, holder, path, None)
+    return None
+
+
+def walk(history: History, start: Produced) -> list[Step]:
+    """The steps that made `start`, raw inputs first, `start`'s run last."""
     steps: list[Step] = []
-    visited: set[tuple[str, str | None]] = set()
-    pending: list[tuple[Record, str | None, float]] = [(start, output, position)]
+    visited: set[tuple[str, str]] = set()
+    pending = [start]
     # Depth-first, preorder, inputs in recorded order: the order 0.1.0's recursion printed.
     while pending:
-        rec, out, at = pending.pop()
-        if (rec.id, out) in visited:
+        current = pending.pop()
+        rec = current.record
+        if (rec.id, current.path) in visited:
             continue
-        visited.add((rec.id, out))
-        steps.append(Step(rec, out))
-        producers = []
-        for source in rec.inputs:
-            found = index.producer_before(source.md5, at, rec.id)
-            if found is not None:
-                producers.append((index.record_at(found.position), found.path, found.position))
-        pending.extend(reversed(producers))
+        visited.add((rec.id, current.path))
+        steps.append(Step(rec, current.path, current.md5))
+        found = [producer(history, source, rec, current.key) for source in rec.inputs]
+        pending.extend(reversed([made for made in found if made is not None]))
     steps.reverse()
     return steps
 
 
-def order_key(rec: Record) -> str:
-    """The record's place among records known only from notes: start time, then id."""
-    return f"{rec.order_time}\0{rec.id}"
-
-
-def place_note_only(
-    log_records: Iterable[tuple[str, float]], note_only: Iterable[tuple[str, int]]
-) -> dict[int, float]:
-    """Positions for records known only from notes, given the log's (order key, position).
-
-    Each goes just before the first log record whose key is greater than its own (see the
-    module docstring); those that land between the same two log records keep their key
-    order, spread evenly over the gap. `note_only` holds (order key, row id) pairs.
-    """
-    by_key = sorted(log_records)
-    keys = [key for key, _ in by_key]
-    suffix_min = [math.inf] * (len(by_key) + 1)
-    for index in range(len(by_key) - 1, -1, -1):
-        suffix_min[index] = min(suffix_min[index + 1], by_key[index][1])
-    last = max((position for _, position in by_key), default=0)
-    groups: dict[float, list[tuple[str, int]]] = {}
-    for key, rid in note_only:
-        before = suffix_min[bisect.bisect_right(keys, key)]
-        groups.setdefault(last + 1 if before == math.inf else before, []).append((key, rid))
-    positions = {}
-    for before, members in groups.items():
-        members.sort()
-        for rank, (_, rid) in enumerate(members, start=1):
-            positions[rid] = before - 1 + rank / (len(members) + 1)
-    return positions
+def _parents(path: str) -> list[str]:
+    """`a/b/c` -> `a/b`, `a`: the directories holding a path, deepest first."""
+    parts = path.split("/")
+    return ["/".join(parts[:end]) for end in range(len(parts) - 1, 0, -1)]

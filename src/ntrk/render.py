@@ -6,17 +6,18 @@ format is 0.1.0's, byte for byte; its other formats are in `graph`.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ntrk.layout import KEPT_HOOK_SUFFIX, LOG_RELPATH, NOTES_REF, STORE_DIR
+from ntrk.text import shell_join, visible
 
 if TYPE_CHECKING:
     from ntrk.commands.install_hooks import HookChange
     from ntrk.commands.rerun import PlannedStep, Verdict
     from ntrk.commands.status import OutputStatus
     from ntrk.commands.sync import SyncReport
+    from ntrk.commands.trust import Approval
     from ntrk.lineage import Lineage, Step
     from ntrk.record import Record
 
@@ -38,7 +39,7 @@ def trace(lineage: Lineage, fmt: str) -> str:
 
 def trace_text(lineage: Lineage) -> str:
     """One line per step, roots first: `in1, in2 -> script @ abc1234 -> out [marker]`."""
-    return "".join(_step_line(step, lineage) + "\n" for step in lineage.steps)
+    return "".join(visible(_step_line(step, lineage)) + "\n" for step in lineage.steps)
 
 
 def _step_line(step: Step, lineage: Lineage) -> str:
@@ -50,7 +51,7 @@ def _step_line(step: Step, lineage: Lineage) -> str:
     else:
         sources = "(no tracked inputs)"
     script = rec.script.path if rec.script else "?"
-    state = lineage.state(step.output, rec.output_md5(step.output))
+    state = lineage.state(step.output, step.md5)
     return f"{sources} -> {script} @ {rec.commit[:7]} -> {step.output or '?'}{_marker(state)}"
 
 
@@ -77,7 +78,7 @@ def status_lines(statuses: Sequence[OutputStatus]) -> list[str]:
     lines = []
     for entry in statuses:
         why = f"  ({'; '.join(entry.reasons)})" if entry.reasons and entry.state != "ok" else ""
-        lines.append(f"{entry.state:<9} {entry.path}{why}")
+        lines.append(visible(f"{entry.state:<9} {entry.path}{why}"))
     return lines
 
 
@@ -87,36 +88,55 @@ def log_line(rec: Record) -> str:
     duration = rec.data.get("duration")
     took = f"{duration:.2f}s" if isinstance(duration, int | float) else "-"
     outputs = ", ".join(entry.path for entry in rec.outputs)
-    return f"{rec.id[:8]} {when} {rec.commit[:7]} {took:>7} {shlex.join(rec.command)} -> {outputs}"
+    head = f"{rec.id[:8]} {when} {rec.commit[:7]} {took:>7}"
+    return f"{head} {shell_join(rec.command)} -> {visible(outputs)}"
 
 
-def rerun_plan(target: str, planned: Sequence[PlannedStep]) -> list[str]:
-    """The plan `nt rerun` shows before it runs anything."""
-    lines = [f"plan: {len(planned)} step(s) to make {target} again"]
+def rerun_plan(
+    target: str, planned: Sequence[PlannedStep], env_command: str | None = None
+) -> list[str]:
+    """The plan `nt rerun` shows before it runs anything: every program that will run."""
+    lines = [visible(f"plan: {len(planned)} step(s) to make {target} again")]
     for number, step in enumerate(planned, start=1):
-        command = shlex.join(step.record.command)
-        lines.append(f"  {number}. (in {step.record.cwd}) {command}  [{step.reason}]")
+        command = shell_join(step.record.command)
+        where, why = visible(step.record.cwd), visible(step.reason)
+        lines.append(f"  {number}. (in {where}) {command}  [{why}]")
+    if env_command:
+        lines.append(
+            f"  each step also runs {visible(env_command)} (record.env_command, "
+            "for the environment fingerprint)"
+        )
     return lines
+
+
+def approval(approved: Approval) -> str:
+    """What `nt trust` approved."""
+    if not approved.programs:
+        return f"trusted ntrk.toml (sha256 {approved.digest[:12]}); it names no programs to run"
+    programs = "; ".join(f"{key} = {visible(command)}" for key, command in approved.programs)
+    return f"trusted ntrk.toml (sha256 {approved.digest[:12]}); nt track may now run: {programs}"
 
 
 def verdict_line(verdict: Verdict) -> str:
     """`reproduced out.csv`, or `differs    out.csv  (recorded 0084467a, now 971b2dc2)`."""
     if verdict.reproduced:
-        return f"{'reproduced':<10} {verdict.path}"
+        return visible(f"{'reproduced':<10} {verdict.path}")
     now = (verdict.new_md5 or "missing")[:8]
-    return f"{'differs':<10} {verdict.path}  (recorded {verdict.recorded_md5[:8]}, now {now})"
+    return visible(
+        f"{'differs':<10} {verdict.path}  (recorded {verdict.recorded_md5[:8]}, now {now})"
+    )
 
 
 def sync_summary(report: SyncReport, dry_run: bool) -> str:
     """What `nt sync` did, or with --dry-run would do, in one line."""
     if dry_run:
         remote = "has notes" if report.remote_has_notes else "has no notes yet"
-        return (
+        return visible(
             f"would mirror {report.mirrored} record(s) into the notes; {report.remote} {remote}; "
             f"would fetch, merge and push {NOTES_REF}"
         )
     pushed = "pushed" if report.pushed else "nothing to push"
-    return (
+    return visible(
         f"{report.mirrored} record(s) mirrored, {report.fetched} fetched from {report.remote}, "
         f"{pushed}"
     )
@@ -133,4 +153,4 @@ def hook_change(change: HookChange) -> str:
         "restored": f"removed ntrk's {change.name} and put your hook back at {change.path}",
         "left": f"left {change.path} alone: it is not ntrk's",
     }
-    return messages[change.action]
+    return visible(messages[change.action])

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ntrk.hashing import Digest, hash_path
-from ntrk.layout import store_dir
 from ntrk.lineage import Step
 from ntrk.store.statcache import StatCache
 
@@ -25,9 +24,9 @@ class WorkTree:
     _digests: dict[str, Digest | None] = field(default_factory=dict)
 
     @classmethod
-    def with_cache(cls, root: Path) -> WorkTree:
-        """A work tree whose files are hashed through the repository's stat cache."""
-        return cls(root, StatCache(store_dir(root)))
+    def with_cache(cls, root: Path, cache_dir: Path) -> WorkTree:
+        """A work tree whose files are hashed through the stat cache in `cache_dir`."""
+        return cls(root, StatCache(cache_dir))
 
     def inside(self, relpath: str) -> Path | None:
         """The absolute path of `relpath` if it stays inside the work tree, else None."""
@@ -61,10 +60,12 @@ class WorkTree:
         """The state of every file the steps read or wrote, for rendering a lineage."""
         found = {}
         for step in steps:
-            for entry in step.record.inputs + step.record.outputs:
-                key = (entry.path, entry.md5)
+            files = [(entry.path, entry.md5) for entry in step.record.inputs + step.record.outputs]
+            if step.output and step.md5:
+                files.append((step.output, step.md5))  # a member of a directory output
+            for key in files:
                 if key not in found:
-                    state = self.state(entry.path, entry.md5)
+                    state = self.state(*key)
                     if state is not None:
                         found[key] = state
         return found

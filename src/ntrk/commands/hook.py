@@ -79,4 +79,4 @@ def _sidecar_for(output: Path) -> str | None:
         found = sidecar.read(output)
     except InvalidRecord:
         return None
-    return found[1] if found else None
+    return found.sidecar_for if found else None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from contextlib import closing
 from pathlib import Path
 
+from ntrk import lineage
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.hashing import hash_path
 from ntrk.layout import sidecar_path
-from ntrk.lineage import Lineage, RecordIndex, walk
-from ntrk.record import Record
+from ntrk.lineage import END, History, Lineage, Produced
 from ntrk.repo import Repo
 from ntrk.store import index, sidecar
 from ntrk.worktree import WorkTree
@@ -29,50 +29,50 @@ class NoLineage(NtrkError):
 def trace(repo: Repo | None, target: Path) -> Lineage:
     """How `target` (relative to the current directory) was made; `repo` is None outside
     any repository, where only the file's sidecar can answer."""
-    history = index.open_index(repo.root, repo.git) if repo else index.empty()
+    history = index.open_index(repo) if repo else index.empty()
     with closing(history):
         start = resolve(target, repo, history)
         if start is None:
             raise NoLineage(target)
-        rec, output, position = start
-        steps = walk(history, rec, output, position)
-    states = WorkTree.with_cache(repo.root).states(steps) if repo else {}
+        steps = lineage.walk(history, start)
+    states = WorkTree.with_cache(repo.root, repo.cache_dir).states(steps) if repo else {}
     return Lineage(steps, states)
 
 
-def resolve(
-    target: Path, repo: Repo | None, history: RecordIndex
-) -> tuple[Record, str | None, float] | None:
-    """The run that made `target`, the output path it wrote, and its place in the history.
+def resolve(target: Path, repo: Repo | None, history: History) -> Produced | None:
+    """The run that made `target`, as the file it wrote.
 
-    First hit wins: the sidecar; a run that wrote this path with these bytes; a run that wrote
-    these bytes anywhere (the file was renamed); a run that wrote this path (it changed since).
+    First hit wins: the file's sidecar; a run that wrote this path with these bytes; a run
+    that wrote these bytes anywhere (the file was renamed); the run that made the directory
+    output holding it; a run that wrote this path (the file changed since).
     """
-    from_sidecar = _read_sidecar(target)
-    if from_sidecar is not None:
-        rec, output = from_sidecar
-        position = history.position(rec.id)
-        return rec, output, history.end if position is None else position
+    found = _from_sidecar(target, history)
+    if found is not None:
+        return found
     relpath = repo.relpath(target) if repo else None
-    md5 = _current_md5(target)
-    found = None
-    if relpath is not None and md5 is not None:
-        found = history.newest_at_path(relpath, md5)
-    if found is None and md5 is not None:
-        found = history.newest_with_md5(md5)
-    if found is None and relpath is not None:
-        found = history.newest_at_path(relpath)
-    if found is None:
+    if relpath == ".":
         return None
-    return history.record_at(found.position), found.path, found.position
+    md5 = _current_md5(target)
+    if relpath is not None and md5 is not None:
+        found = next(history.writers(relpath, md5=md5), None)
+    if found is None and md5 is not None:
+        found = next(history.with_md5(md5), None)
+    if found is None and relpath is not None:
+        found = lineage.latest(history, relpath)
+    return found
 
 
-def _read_sidecar(target: Path) -> tuple[Record, str | None] | None:
+def _from_sidecar(target: Path, history: History) -> Produced | None:
     try:
-        return sidecar.read(target)
+        found = sidecar.read(target)
     except InvalidRecord as exc:
         warn(f"{sidecar_path(target)}: ignored, not a valid record ({exc})")
         return None
+    if found is None:
+        return None
+    rec, output = found.record, found.sidecar_for or ""
+    key = history.key_of(rec.id) or END
+    return Produced(key, rec, output, rec.output_md5(found.sidecar_for), output)
 
 
 def _current_md5(target: Path) -> str | None:

@@ -1,29 +1,54 @@
 """`nt track`: run a command at a clean commit and record how its outputs were made.
 
-argv → classified command → run → record → `store.record_run` (the log, then the sidecars and
-the git note).
+argv → classified command → checks → run → checks → record → `store.record_run` (the log,
+then the sidecars and the git note).
+
+What a record claims is checked, not assumed:
+
+- *Before the run*: the store can take a record (the log is opened now, so a broken `.ntrk/`
+  refuses before anything runs); the tree is clean (outputs of recorded runs that still hold
+  their recorded bytes, and outputs that sibling runs in flight have registered, do not count);
+  the script and every recorded input that git tracks match HEAD even where `skip-worktree` or
+  `assume-unchanged` hides a change from `git status`; and everything that identifies the code
+  (script path, blob and md5) is read now, not after a run that may take hours.
+- *After the run*: an input whose stat identity (size, mtime, ctime, inode, device) changed
+  while the command ran makes the record untrue, so nothing is recorded; a script that changed
+  is reported (the record keeps the version that started); an output the command did not touch
+  (a step that skips existing outputs, a mistyped path) is not recorded as made by it.
 """
 
 from __future__ import annotations
 
+import os
 import signal
-from collections.abc import Sequence
-from contextlib import closing
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import config, context, layout, record, runner
+import pygit2
+
+from ntrk import config, context, lineage, record, runner
 from ntrk.classify import ClassifiedCommand, classify
+from ntrk.commands import trust
 from ntrk.console import say, warn
-from ntrk.errors import NtrkError
+from ntrk.errors import InvalidRecord, NtrkError
+from ntrk.gitcli import run as run_git
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
-from ntrk.record import FileRef, Record, Script
-from ntrk.repo import Repo, self_and_parents
-from ntrk.store import index, record_run
+from ntrk.layout import STORE_DIR, is_ntrk_file
+from ntrk.record import MAX_RECORD_CHARS, FileRef, Record, Script
+from ntrk.repo import Head, Repo
+from ntrk.store import inflight, record_run
+from ntrk.store.runlog import LogWriter
 from ntrk.store.statcache import StatCache
-from ntrk.worktree import WorkTree
 
 _LISTED_PATHS = 8
+_ENTRY_CHARS = 80  # what a file entry adds to a record besides its path: md5, size, keys
+# A stat identity: what changes whenever a file's content may have (git's and DVC's rule).
+Identity = tuple[int, int, int, int, int]
+# A file's identity, a directory's own with its files', or None for nothing there.
+Snapshot = Identity | tuple[Identity, tuple[tuple[str, Identity], ...]] | None
 
 
 @dataclass(frozen=True)
@@ -34,50 +59,125 @@ class TrackResult:
     record: Record | None
 
 
+@dataclass(frozen=True)
+class _Named:
+    """A file the command names: the token as written, and its path in the work tree."""
+
+    token: str
+    relpath: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.token)
+
+
 def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
     """Run `argv` in the current directory and record its lineage."""
     head = repo.head()
-    settings = config.load(repo.root)
+    settings = trust.settings(repo)
     command = classify(argv, settings)
-    with closing(StatCache(layout.store_dir(repo.root))) as cache:
+    inputs_named = _inside(repo, command.inputs, "input")
+    outputs_named = _inside(repo, command.outputs, "output")
+    _refuse_if_too_large(command, outputs_named)
+    with ExitStack() as stack:
+        cache = stack.enter_context(closing(StatCache(repo.cache_dir)))
         _refuse_if_dirty(repo, cache)
-        inputs = _hash_files(repo, command.inputs, "input", cache)
+        log = stack.enter_context(LogWriter(repo.root, repo.cache_dir))
+        stack.enter_context(
+            inflight.register(repo.cache_dir, [named.relpath for named in outputs_named])
+        )
+        script = _script(repo, command)
+        _refuse_hidden_changes(repo, script, inputs_named)
+        inputs = _hash_inputs(inputs_named, cache)
+        before = {named.relpath: _identity(named.path) for named in inputs_named + outputs_named}
+        script_file = repo.root / script.path if script and script.md5 else None
+        script_before = _identity(script_file) if script_file else None
+        if settings.untrusted_env_command:
+            _warn_untrusted(settings.untrusted_env_command)
         start = record.now_precise()
         result = runner.run(command.argv)
         if not result.succeeded:
             _say_not_recorded(command, result)
             return TrackResult(result.exit_code, None)
-        outputs = _hash_files(repo, command.outputs, "output", cache)
-    if not outputs:
-        say("no tracked outputs produced; nothing recorded.")
-        return TrackResult(0, None)
-    rec = record.create(
-        commit=head.commit,
-        branch=head.branch,
-        cwd=repo.relpath(Path(".")) or ".",
-        script=_script(repo, command),
-        command=command.argv,
-        inputs=inputs,
-        outputs=outputs,
-        start=start,
-        duration=result.duration,
-        context=context.describe(settings),
-    )
-    record_run(repo, rec)
+        _refuse_if_inputs_changed(inputs_named, outputs_named, before)
+        if script_file is not None and _identity(script_file) != script_before:
+            warn(
+                f"{script_file.relative_to(repo.root)} changed while the command ran; "
+                "the record keeps the version it started with"
+            )
+        touched = _touched_outputs(outputs_named, before)
+        outputs, manifests = _hash_outputs(touched, cache)
+        if not outputs:
+            say("no tracked outputs produced; nothing recorded.")
+            return TrackResult(0, None)
+        rec = _create(head, repo, script, command, inputs, outputs, start, result, settings)
+        record_run(repo, rec, log, manifests)
     return TrackResult(0, rec)
+
+
+def _warn_untrusted(command: str) -> None:
+    warn(
+        f"ntrk.toml asks to run {command!r} for an environment fingerprint (record.env_command); "
+        "ntrk runs a program named by a committed file only once you trust it (nt trust), "
+        "so this run is recorded without it"
+    )
+
+
+def _inside(repo: Repo, tokens: Sequence[str], role: str) -> list[_Named]:
+    """The named files that lie inside the work tree; warn about and skip the others."""
+    named = []
+    for token in tokens:
+        relpath = repo.relpath(Path(token))
+        if relpath is None:
+            warn(f"{role} outside the repository, not tracked: {token}")
+        elif relpath == ".":
+            verb = "reads" if role == "input" else "writes"
+            raise NtrkError(
+                f"{role} {token} is the whole work tree",
+                f"name the files or directories the command {verb}",
+            )
+        elif is_ntrk_file(relpath) or relpath == ".git" or relpath.startswith(".git/"):
+            raise NtrkError(
+                f"{role} {token} is one of git's or ntrk's own files",
+                "name the files or directories the command works on",
+            )
+        elif role == "input" and not os.path.lexists(token):
+            warn(f"input not found, not tracked: {token}")
+        else:
+            named.append(_Named(token, relpath))
+    return named
+
+
+def _refuse_if_too_large(command: ClassifiedCommand, outputs: Sequence[_Named]) -> None:
+    """Refuse before the run a command whose record could never be stored."""
+    estimate = sum(len(token) for token in command.argv) + sum(
+        len(named.relpath) + _ENTRY_CHARS for named in outputs
+    )
+    if estimate > MAX_RECORD_CHARS:
+        raise NtrkError(
+            f"the record of this run would be larger than {MAX_RECORD_CHARS:,} characters "
+            f"({len(outputs):,} outputs)",
+            "write the outputs into a directory and name it (-o results/); nothing was run",
+        )
 
 
 def _refuse_if_dirty(repo: Repo, cache: StatCache) -> None:
     dirty = repo.dirty_paths()
     if dirty:
+        running = inflight.others(repo.cache_dir)
+        dirty = [path for path in dirty if not running.covers(path)]
+    if dirty:
         dirty = _unexplained_changes(repo, dirty, cache)
-    if not dirty:
-        return
-    listed = ", ".join(dirty[:_LISTED_PATHS])
-    if len(dirty) > _LISTED_PATHS:
-        listed += f" and {len(dirty) - _LISTED_PATHS} more (git status lists them)"
+    if dirty:
+        _refuse_changes(dirty, "uncommitted changes in")
+
+
+def _refuse_changes(paths: Sequence[str], what: str) -> None:
+    listed = ", ".join(paths[:_LISTED_PATHS])
+    if len(paths) > _LISTED_PATHS:
+        listed += f" and {len(paths) - _LISTED_PATHS} more (git status lists them)"
     raise NtrkError(
-        f"refusing to run: uncommitted changes in {listed}",
+        f"refusing to run: {what} {listed}",
         "commit them (git add, git commit) or add them to .gitignore; "
         "every run must map to a commit",
     )
@@ -89,47 +189,150 @@ def _unexplained_changes(repo: Repo, dirty: list[str], cache: StatCache) -> list
     An intermediate file of a pipeline is untracked (or modified) only because a recorded run
     wrote it; when it still has the bytes recorded last for its path, it is no code change.
     """
+    from ntrk.store import index  # here: a clean tree never needs the index (or sqlite3)
+    from ntrk.worktree import WorkTree
+
     worktree = WorkTree(repo.root, cache)
     explained: set[str] = set()
-    with closing(index.open_index(repo.root, repo.git)) as history:
+    with closing(index.open_index(repo)) as history:
         for path in dirty:
-            for candidate in self_and_parents(path):
-                latest = history.newest_at_path(candidate)
-                if latest is None:
-                    continue
-                current = worktree.digest(candidate)
-                if current is not None and current.md5 == latest.md5:
-                    explained.add(path)
-                break
+            made = lineage.latest(history, path)
+            if made is None or made.md5 is None:
+                continue
+            current = worktree.digest(path)
+            if current is not None and current.md5 == made.md5:
+                explained.add(path)
     return [path for path in dirty if path not in explained]
 
 
-def _hash_files(repo: Repo, tokens: Sequence[str], role: str, cache: StatCache) -> list[FileRef]:
-    """Hash the named files inside the work tree; warn about and skip the others."""
-    named: list[tuple[str, str]] = []
-    for token in tokens:
-        relpath = repo.relpath(Path(token))
-        if relpath is None:
-            warn(f"{role} outside the repository, not tracked: {token}")
-        elif not Path(token).exists():
-            warn(f"{role} not found, not tracked: {token}")
-        else:
-            named.append((token, relpath))
-    digests = hash_many([Path(token) for token, _ in named], cache)
+def _refuse_hidden_changes(repo: Repo, script: Script | None, inputs: Sequence[_Named]) -> None:
+    """Refuse a change that `skip-worktree` or `assume-unchanged` hides from `git status`.
+
+    Only the files a record vouches for are checked (the script and the inputs), by content
+    against git's index, and only those git flags that way (`git ls-files -v` marks them with
+    `S` or a lowercase letter).
+    """
+    paths = [named.relpath for named in inputs]
+    if script is not None and script.blob is not None:
+        paths.append(script.path)
+    if not paths:
+        return
+    done = run_git(
+        repo.root, "ls-files", "-v", "-s", "-z", "--", *(f":(literal){p}" for p in paths)
+    )
+    hidden = []
+    for entry in done.stdout.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) != 4 or not (fields[0] == "S" or fields[0].islower()):
+            continue
+        try:
+            current = str(pygit2.hashfile(str(repo.root / path)))
+        except (OSError, pygit2.GitError):
+            current = None
+        if current != fields[2]:
+            hidden.append(path)
+    if hidden:
+        _refuse_changes(sorted(hidden), "changes hidden by skip-worktree or assume-unchanged in")
+
+
+def _hash_inputs(named: Sequence[_Named], cache: StatCache) -> list[FileRef]:
+    """Hash the inputs before the run; an unreadable one stops it."""
     refs = []
-    for (token, relpath), digest in zip(named, digests, strict=True):
+    for item, digest in zip(named, hash_many([n.path for n in named], cache), strict=True):
         if isinstance(digest, NotHashable):
-            warn(f"{role} is not a regular file or directory, not tracked: {token}")
+            warn(f"input is not a regular file or directory, not tracked: {item.token}")
         elif isinstance(digest, OSError):
             raise NtrkError(
-                f"cannot read {role} {token}: {digest.strerror}",
-                "fix its permissions and run again; nothing was run"
-                if role == "input"
-                else "fix its permissions; the run was not recorded",
+                f"cannot read input {item.token}: {digest.strerror}",
+                "fix its permissions and run again; nothing was run",
             )
         else:
-            refs.append(_file_ref(relpath, digest))
+            refs.append(_file_ref(item.relpath, digest))
     return refs
+
+
+def _refuse_if_inputs_changed(
+    inputs: Sequence[_Named], outputs: Sequence[_Named], before: dict[str, Snapshot]
+) -> None:
+    """An input rewritten while the command ran makes the record untrue: record nothing.
+
+    A file that is both an input and an output of the run (an edit in place) is expected to
+    change.
+    """
+    written = {named.relpath for named in outputs}
+    changed = [
+        named.token
+        for named in inputs
+        if named.relpath not in written and _identity(named.path) != before[named.relpath]
+    ]
+    if changed:
+        raise NtrkError(
+            f"input {', '.join(changed)} changed while the command ran; nothing was recorded",
+            "make sure nothing else writes the inputs of a running step, then run it again",
+        )
+
+
+def _touched_outputs(outputs: Sequence[_Named], before: dict[str, Snapshot]) -> list[_Named]:
+    """The outputs the run wrote; warn about the ones it left as they were."""
+    touched = []
+    for named in outputs:
+        after = _identity(named.path)
+        if after is None:
+            warn(f"output not found, not tracked: {named.token}")
+        elif after == before[named.relpath]:
+            warn(
+                f"output {named.token} was not written by this run (unchanged since before it "
+                "started), so it is not recorded as made by it"
+            )
+        else:
+            touched.append(named)
+    return touched
+
+
+def _hash_outputs(
+    named: Sequence[_Named], cache: StatCache
+) -> tuple[list[FileRef], dict[str, dict[str, str]]]:
+    refs = []
+    manifests = {}
+    for item, digest in zip(named, hash_many([n.path for n in named], cache), strict=True):
+        if isinstance(digest, NotHashable):
+            warn(f"output is not a regular file or directory, not tracked: {item.token}")
+        elif isinstance(digest, OSError):
+            raise NtrkError(
+                f"cannot read output {item.token}: {digest.strerror}",
+                "fix its permissions; the run was not recorded",
+            )
+        else:
+            refs.append(_file_ref(item.relpath, digest))
+            if digest.members is not None:
+                manifests[item.relpath] = dict(digest.members)
+    return refs, manifests
+
+
+def _identity(path: Path) -> Snapshot:
+    """What changes when a file's (or a directory's files') content may have; None if absent."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        return (_stat_identity(info), tuple(sorted(_tree_identities(path))))
+    return _stat_identity(info)
+
+
+def _stat_identity(info: os.stat_result) -> Identity:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
+def _tree_identities(directory: Path) -> Iterator[tuple[str, Identity]]:
+    for dirpath, _, filenames in os.walk(directory):
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            try:
+                yield full, _stat_identity(os.lstat(full))
+            except OSError:
+                continue
 
 
 def _file_ref(relpath: str, digest: Digest) -> FileRef:
@@ -137,17 +340,54 @@ def _file_ref(relpath: str, digest: Digest) -> FileRef:
 
 
 def _script(repo: Repo, command: ClassifiedCommand) -> Script | None:
+    """The script's identity, read before the run: repository path, blob at HEAD and md5."""
     if command.script is None:
         return None
     path = Path(command.script)
-    relpath = repo.relpath(path)
-    if relpath is None or not path.is_file():
+    try:
+        relpath = repo.relpath(path)
+        is_file = path.is_file()
+    except OSError:  # not a path at all (say, a long `python -c` program)
+        relpath, is_file = None, False
+    if relpath is None or not is_file:
         return Script(path=command.script, blob=None, md5=None)
     try:
         md5 = md5_file(path).md5
     except OSError:
         md5 = None
     return Script(path=relpath, blob=repo.blob_at_head(relpath), md5=md5)
+
+
+def _create(
+    head: Head,
+    repo: Repo,
+    script: Script | None,
+    command: ClassifiedCommand,
+    inputs: list[FileRef],
+    outputs: list[FileRef],
+    start: str,
+    result: runner.RunResult,
+    settings: config.Config,
+) -> Record:
+    try:
+        return record.create(
+            commit=head.commit,
+            branch=head.branch,
+            cwd=repo.relpath(Path(".")) or ".",
+            script=script,
+            command=command.argv,
+            inputs=inputs,
+            outputs=outputs,
+            start=start,
+            duration=result.duration,
+            context=context.describe(settings),
+        )
+    except InvalidRecord as exc:
+        raise NtrkError(
+            f"the run cannot be recorded: {exc}",
+            f"the command ran; name fewer outputs (a directory instead of its files) or "
+            f"shorter paths; nothing was recorded in {STORE_DIR}/",
+        ) from exc
 
 
 def _say_not_recorded(command: ClassifiedCommand, result: runner.RunResult) -> None:

@@ -7,21 +7,35 @@ notes lack).
 
 from __future__ import annotations
 
-from ntrk.console import warn
+from collections.abc import Mapping
+
+from ntrk.console import say, warn
 from ntrk.record import Record
 from ntrk.repo import Repo
-from ntrk.store import notes, runlog, sidecar
+from ntrk.store import notes, sidecar
+from ntrk.store.runlog import LogWriter
 
 
-def record_run(repo: Repo, rec: Record) -> None:
-    """Append `rec` to the log, then write its sidecars and its git note."""
-    runlog.append(repo.root, [rec])
+def record_run(
+    repo: Repo,
+    rec: Record,
+    log: LogWriter,
+    manifests: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """Append `rec` to the log, then write its sidecars (with the member manifests of its
+    directory outputs, by output path) and its git note."""
+    log.append([rec])
     for output in rec.outputs:
         try:
-            sidecar.write(repo.root / output.path, output.path, rec)
+            manifest = manifests.get(output.path) if manifests else None
+            sidecar.write(repo.root / output.path, output.path, rec, manifest)
         except OSError as exc:
             warn(f"cannot write the sidecar of {output.path} ({exc.strerror}); the log has it")
     try:
         notes.add(repo.git, [rec])
     except notes.NotesError as exc:
         warn(f"cannot write the git note ({exc}); the log has the run — nt sync mirrors it later")
+        return
+    # Without notes.rewriteRef, the first `commit --amend` would drop the note it just wrote.
+    for change in notes.configure(repo.git):
+        say(f"set {change}")

@@ -1,0 +1,666 @@
+"""Bringing the lineage index up to date with its sources: the log, the notes, the sidecars.
+
+The index must be a pure function of its sources: whatever happened to them (appends,
+rewrites, notes added or removed, a notes ref rewound, a sidecar replaced), its answer equals
+that of an index built from scratch. So it keeps, for every record, each place the record was
+found (an *occurrence*: a log line, a line of a note under one ref, a sidecar), and a record
+lives exactly as long as it has one. Removing a source removes its occurrences; a record left
+with none is gone.
+
+**Which text a record has** when its places disagree (a forgery, a hand edit): the best-ranked
+occurrence's, in this order: the log, `refs/notes/ntrk`, fetched notes refs (by name), then
+sidecars; within a source, the first place. A record known only from sidecars (whose recent
+ones each list only their own output) is assembled: the first sidecar's fields, every
+sidecar's output. Occurrences whose text differs from the record's keep their own text, so a
+record never has to be read back from a source.
+
+**Work proportional to the change.**
+- The log is remembered by its stat identity, the byte offset read to, and a running CRC of
+  those bytes. Appends that `nt track` journaled (see `runlog`) are read from the offset;
+  any other change first checks the CRC of the old length: same bytes, read on; else the
+  log's occurrences are dropped and it is read again.
+- Each notes ref is remembered by its commit; a move (forward, backward, sideways) is a tree
+  diff that descends only into subtrees that differ.
+- Sidecars are those git's index lists (committed or staged), remembered by stat identity;
+  the list is read again only when git's index file changed.
+
+**At C speed.** Lines go into a staging table as text; SQLite's JSON functions pick the id,
+outputs, inputs and times. Python validates a record fully only when a query uses it (see
+`index`). Lines whose paths hold surrogate escapes (file names that are not UTF-8) are the
+exception: SQLite cannot hand such strings back, so their paths are read in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from ntrk import layout
+from ntrk.console import Progress, warn
+from ntrk.errors import InvalidRecord
+from ntrk.record import is_md5, parse_json
+from ntrk.repo import Repo
+from ntrk.store import notes, runlog, sidecar
+from ntrk.text import json_dumps, json_loads
+
+SCHEMA_VERSION = "2"
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE records (
+    rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
+    digest INTEGER NOT NULL, best TEXT NOT NULL, special INTEGER NOT NULL,
+    key TEXT NOT NULL DEFAULT '');
+CREATE INDEX records_key ON records (key);
+CREATE TABLE occ (
+    rid INTEGER NOT NULL, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
+    digest INTEGER NOT NULL, text TEXT);
+CREATE INDEX occ_rid ON occ (rid, sort);
+CREATE INDEX occ_source ON occ (source, place);
+CREATE TABLE outputs (rid INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT NOT NULL);
+CREATE INDEX outputs_path ON outputs (path);
+CREATE INDEX outputs_md5 ON outputs (md5);
+CREATE TABLE inputs (rid INTEGER NOT NULL, path TEXT NOT NULL);
+CREATE INDEX inputs_path ON inputs (path);
+CREATE TABLE blob_md5 (oid TEXT PRIMARY KEY, md5 TEXT NOT NULL);
+CREATE TABLE stage (
+    id TEXT, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
+    digest INTEGER NOT NULL, special INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE TABLE touched (rid INTEGER PRIMARY KEY);
+"""
+
+LOG_SOURCE = "log"
+RANK_LOG, RANK_OWN_NOTES, RANK_FETCHED_NOTES, RANK_SIDECAR = 0, 1, 2, 3
+_BATCH = 5_000
+_MAX_WARNINGS = 5
+# A time as records hold them: `2026-11-25T14:05:05Z`, with any fraction of a second.
+_TIME = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]*Z"
+_MD5_GLOB = "[0-9a-f]" * 32
+_OID_GLOB = "[0-9a-f]" * 40
+
+
+def _files_valid(key: str) -> str:
+    """SQL: every entry of the record's `key` list is a file entry with a safe path."""
+    return f"""json_type(text, '$.{key}') = 'array' AND NOT EXISTS (
+        SELECT 1 FROM json_each(text, '$.{key}') e WHERE e.type != 'object'
+        OR json_type(e.value, '$.md5') IS NOT 'text'
+        OR json_extract(e.value, '$.md5') NOT GLOB '{_MD5_GLOB}'
+        OR json_type(e.value, '$.size') IS NOT 'integer' OR json_extract(e.value, '$.size') < 0
+        OR json_type(e.value, '$.path') IS NOT 'text' OR json_extract(e.value, '$.path') = ''
+        OR json_extract(e.value, '$.path') GLOB '/*'
+        OR instr('/' || json_extract(e.value, '$.path') || '/', '//') > 0
+        OR instr('/' || json_extract(e.value, '$.path') || '/', '/./') > 0
+        OR instr('/' || json_extract(e.value, '$.path') || '/', '/../') > 0)"""
+
+
+# What a record must be, checked in C for every line at once: the fields the index uses and
+# the schema's structure. Python checks the rest (see `record.parse`) when a query uses one.
+_VALID_RECORD = f"""
+    json_valid(text) AND json_type(text) = 'object'
+    AND json_type(text, '$.v') = 'integer' AND json_extract(text, '$.v') = 1
+    AND json_type(text, '$.id') = 'text'
+    AND length(json_extract(text, '$.id')) BETWEEN 1 AND 128
+    AND json_extract(text, '$.id') NOT GLOB '*[^0-9A-Za-z_.-]*'
+    AND json_type(text, '$.ts') = 'text' AND json_type(text, '$.cwd') = 'text'
+    AND json_type(text, '$.git.commit') = 'text'
+    AND substr(json_extract(text, '$.git.commit'), 1, 40) GLOB '{_OID_GLOB}'
+    AND json_type(text, '$.command') = 'array' AND json_array_length(text, '$.command') > 0
+    AND NOT EXISTS (SELECT 1 FROM json_each(text, '$.command') c WHERE c.type != 'text')
+    AND {_files_valid("inputs")} AND {_files_valid("outputs")}
+"""
+# A record's place in time: `order`, else `start`, else `ts` (0.1.0's whole seconds padded to
+# microseconds so that they compare as text), then its first log line, then its id.
+_TIME_OF = """
+    CASE
+      WHEN json_type(text, '$.order') = 'text' AND json_extract(text, '$.order') GLOB :time
+        THEN json_extract(text, '$.order')
+      WHEN json_type(text, '$.start') = 'text' AND json_extract(text, '$.start') GLOB :time
+        THEN json_extract(text, '$.start')
+      WHEN json_type(text, '$.ts') = 'text' AND json_extract(text, '$.ts') GLOB :time
+        THEN CASE WHEN length(json_extract(text, '$.ts')) = 20
+                  THEN substr(json_extract(text, '$.ts'), 1, 19) || '.000000Z'
+                  ELSE json_extract(text, '$.ts') END
+      ELSE '' END
+"""
+
+
+def path_key(path: str) -> str:
+    """How a path is stored and looked up: itself, or for a name that is not UTF-8 (held as
+    surrogate escapes) NUL and the hex of its bytes, which no real path can begin with."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "\0" + path.encode("utf-8", "surrogateescape").hex()
+    return path
+
+
+def path_of_key(key: str) -> str:
+    """The path a stored key stands for (see `path_key`)."""
+    if key.startswith("\0"):
+        return bytes.fromhex(key[1:]).decode("utf-8", "surrogateescape")
+    return key
+
+
+def digest_of(text: str) -> int:
+    """A 64-bit fingerprint of a record's text, to tell whether two places hold the same."""
+    raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True)
+
+
+@dataclass
+class _Warnings:
+    """Warnings about one source, capped: a broken note must not print thirty lines."""
+
+    source: str
+    shown: int = 0
+    more: int = 0
+
+    def add(self, message: str) -> None:
+        if self.shown < _MAX_WARNINGS:
+            warn(message)
+            self.shown += 1
+        else:
+            self.more += 1
+
+    def close(self) -> None:
+        if self.more:
+            warn(f"{self.source}: {self.more} more invalid lines skipped")
+            self.more = 0
+
+
+@dataclass
+class Indexer:
+    """One refresh of an index database, inside the caller's write transaction."""
+
+    db: Any  # sqlite3.Connection
+    repo: Repo | None
+    staged: int = 0
+    _pending: list[tuple[str, str, str, int, int, str]] = field(default_factory=list)
+    _warnings: dict[str, _Warnings] = field(default_factory=dict)
+
+    # --- the whole refresh ------------------------------------------------------------
+
+    def run(self) -> None:
+        """Bring every source up to date, then the records they changed."""
+        with Progress("indexing lineage", "record(s)") as progress:
+            self.progress = progress
+            if self.repo is not None:
+                self._log()
+                self._notes()
+                self._sidecars()
+            self._flush()
+            self._settle()
+        for collected in self._warnings.values():
+            collected.close()
+
+    def changed(self) -> bool:
+        """Whether any source may differ from what the index last read (reads, no writes)."""
+        if self.repo is None:
+            return False
+        if self._meta("schema") is None or self._meta("notes") is None:
+            return True  # never brought up to date
+        known = self._meta_json("log")
+        now = _lstat_identity(layout.log_path(self.repo.root))
+        if (known.get("id"), known.get("offset")) != (now, now[0] if now else None):
+            return True
+        return (
+            json.dumps(self._tips()) != self._meta("notes")
+            or self._sidecar_list_identity() != self._meta_json("sidecars").get("gitindex")
+            or self._sidecars_touched()
+        )
+
+    # --- the log ----------------------------------------------------------------------
+
+    def _log(self) -> None:
+        assert self.repo is not None
+        known = self._meta_json("log")
+        stream = runlog.open_log(self.repo.root)
+        if stream is None:
+            if known:
+                self._remove(LOG_SOURCE)
+            self._set_meta("log", "")
+            return
+        with stream:
+            now = runlog.identity(os.fstat(stream.fileno()))
+            offset, lineno, crc = self._resume_point(stream, known, now)
+            if offset == 0 and known:
+                self._remove(LOG_SOURCE)
+            stream.seek(offset)
+            warnings = self._warner(layout.LOG_RELPATH)
+            torn = None
+            for raw, length in runlog.raw_lines(stream):
+                if raw is not None and not raw.endswith(b"\n"):
+                    torn = lineno if raw.strip() else None  # read again once it is closed
+                    break
+                if raw is not None:
+                    crc = zlib.crc32(raw, crc)
+                    self._stage_log_line(raw, lineno, warnings)
+                else:
+                    warnings.add(f"{layout.LOG_RELPATH}:{lineno}: skipped, longer than a record")
+                    crc = _crc_of_range(stream, offset, length, crc)
+                offset += length
+                lineno += 1
+            after = runlog.identity(os.fstat(stream.fileno()))
+        self._flush()
+        if torn is not None:
+            warnings.add(
+                f"{layout.LOG_RELPATH}:{torn}: skipped, not a valid record "
+                "(an interrupted write, repaired on the next append)"
+            )
+        state = {"id": list(after), "offset": offset, "lineno": lineno, "crc": crc}
+        self._set_meta("log", json.dumps(state))
+
+    def _resume_point(
+        self, stream: Any, known: dict[str, Any], now: runlog.Identity
+    ) -> tuple[int, int, int]:
+        """Where to read the log from: where the index stopped, when the bytes before that are
+        still the ones it read; else from the start."""
+        assert self.repo is not None
+        if not known:
+            return 0, 1, 0
+        try:
+            offset, lineno, crc = int(known["offset"]), int(known["lineno"]), int(known["crc"])
+            was = runlog.identity_of(known["id"])
+        except (KeyError, TypeError, ValueError):
+            return 0, 1, 0
+        if now[0] < offset:
+            return 0, 1, 0
+        if was == now or self._journaled(was, now):
+            return offset, lineno, crc
+        stream.seek(0)
+        if _crc_of_range(stream, 0, offset, 0) == crc:
+            return offset, lineno, crc
+        return 0, 1, 0
+
+    def _journaled(self, start: runlog.Identity, end: runlog.Identity) -> bool:
+        """Whether ntrk's own journaled appends lead from identity `start` to `end`."""
+        assert self.repo is not None
+        chain = runlog.journal(self.repo.cache_dir)
+        current, steps = start, 0
+        while current != end and current in chain and steps <= len(chain):
+            current, steps = chain[current], steps + 1
+        return current == end
+
+    def _stage_log_line(self, raw: bytes, lineno: int, warnings: _Warnings) -> None:
+        text = raw.strip()
+        if not text:
+            return
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError:
+            warnings.add(f"{layout.LOG_RELPATH}:{lineno}: skipped, not a valid record (not UTF-8)")
+            return
+        self._stage(LOG_SOURCE, f"{lineno:012d}", RANK_LOG, 0, decoded)
+
+    # --- the notes --------------------------------------------------------------------
+
+    def _notes(self) -> None:
+        assert self.repo is not None
+        git = self.repo.git
+        known: dict[str, str] = json.loads(self._meta("notes") or "{}")
+        tips = self._tips()
+        for ref in sorted(known.keys() | tips.keys()):
+            old, new = known.get(ref), tips.get(ref)
+            if old == new:
+                continue
+            source = f"n:{ref}"
+            old_tree = _tree_of(git, old)
+            if old is not None and old_tree is None:
+                self._remove(source)  # the old notes commit is gone: read the ref again
+            gone, came = notes.diff(git, old_tree, _tree_of(git, new))
+            for annotated in gone:
+                self._remove(source, annotated)
+            rank = RANK_OWN_NOTES if ref == layout.NOTES_REF else RANK_FETCHED_NOTES
+            warnings = self._warner(ref)
+            for annotated in sorted(came):
+                self._stage_note(source, rank, annotated, came[annotated], warnings)
+        self._set_meta("notes", json.dumps(tips))
+
+    def _stage_note(
+        self, source: str, rank: int, annotated: str, blob_id: Any, warnings: _Warnings
+    ) -> None:
+        assert self.repo is not None
+        where = f"{source[2:]}: the note on {annotated[:8]}"
+        try:
+            text = notes.read_note_text(self.repo.git, blob_id)
+        except notes.NoteUnreadable as exc:
+            warnings.add(
+                f"{where} skipped, {exc}" + (" — nt sync fetches it" if exc.missing else "")
+            )
+            return
+        for number, line in enumerate(notes.split_lines(text), start=1):
+            _, tab, payload = line.partition("\t")
+            if not tab or len(payload) > runlog.MAX_LINE_BYTES:
+                reason = "not an ntrk note line" if not tab else "longer than a record"
+                warnings.add(f"{where}, line {number} skipped ({reason})")
+                continue
+            self._stage(source, annotated, rank, number, payload)
+
+    def _tips(self) -> dict[str, str]:
+        return notes.tips(self.repo.git) if self.repo is not None else {}
+
+    # --- sidecars ---------------------------------------------------------------------
+
+    def _sidecars(self) -> None:
+        assert self.repo is not None
+        known = self._meta_json("sidecars")
+        files: dict[str, list[int]] = known.get("files", {})
+        listed = self._sidecar_list_identity()
+        paths = files.keys() if known.get("gitindex") == listed else self._committed_sidecars()
+        now: dict[str, list[int]] = {}
+        warnings = self._warner("sidecars")
+        for relpath in sorted(set(paths)):
+            identity = _lstat_identity(self.repo.root / relpath)
+            if identity is None:
+                continue
+            now[relpath] = identity
+            if files.get(relpath) != identity:
+                self._remove(f"s:{relpath}")
+                self._stage_sidecar(relpath, warnings)
+        for relpath in files.keys() - now.keys():
+            self._remove(f"s:{relpath}")
+        self._set_meta("sidecars", json.dumps({"gitindex": listed, "files": now}))
+
+    def _sidecars_touched(self) -> bool:
+        assert self.repo is not None
+        files = self._meta_json("sidecars").get("files", {})
+        return any(_lstat_identity(self.repo.root / path) != ident for path, ident in files.items())
+
+    def _stage_sidecar(self, relpath: str, warnings: _Warnings) -> None:
+        assert self.repo is not None
+        output = self.repo.root / relpath
+        output = output.with_name(output.name[1:].removesuffix(".ntrk"))
+        try:
+            found = sidecar.read(output)
+        except InvalidRecord as exc:
+            warnings.add(f"{relpath}: skipped, not a valid record ({exc})")
+            return
+        if found is not None:
+            self._stage(f"s:{relpath}", "", RANK_SIDECAR, 0, found.record.line)
+
+    def _committed_sidecars(self) -> list[str]:
+        """The sidecars in git's index (committed or staged), not their temporary names."""
+        assert self.repo is not None
+        try:
+            entries = self.repo.git.index
+        except pygit2.GitError:
+            return []
+        found = []
+        for entry in entries:
+            name = entry.path.rsplit("/", 1)[-1]
+            if name.endswith(".ntrk") and layout.is_sidecar_name(name):
+                found.append(entry.path)
+        return found
+
+    def _sidecar_list_identity(self) -> list[int] | None:
+        assert self.repo is not None
+        return _lstat_identity(Path(self.repo.git.path) / "index")
+
+    # --- staging and settling -----------------------------------------------------------
+
+    def _stage(self, source: str, place: str, rank: int, seq: int, text: str) -> None:
+        sort = f"{rank}\t{source}\t{place}\t{seq:06d}"
+        special = int("\\ud" in text or "\\uD" in text)
+        self._pending.append((source, place, sort, digest_of(text), special, text))
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Merge the staged lines into the records (one batch)."""
+        if not self._pending:
+            return
+        db = self.db
+        db.executemany(
+            "INSERT INTO stage (source, place, sort, digest, special, text)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            self._pending,
+        )
+        self.staged += len(self._pending)
+        self.progress.update(self.staged - self.staged % 1000)
+        self._pending.clear()
+        for source, place, sort, text in db.execute(
+            f"SELECT source, place, sort, text FROM stage WHERE NOT ({_VALID_RECORD})"
+        ).fetchall():
+            self._warn_invalid(source, place, sort, text)
+        db.execute(f"DELETE FROM stage WHERE NOT ({_VALID_RECORD})")
+        db.execute("UPDATE stage SET id = json_extract(text, '$.id')")
+        db.execute(
+            "INSERT INTO records (id, text, digest, best, special)"
+            " SELECT id, text, digest, sort, special FROM stage ORDER BY sort"
+            " ON CONFLICT (id) DO NOTHING"
+        )
+        # A better place for a record already known: its text comes from there now.
+        better = db.execute(
+            "SELECT r.rid, s.text, s.digest, s.sort, s.special FROM records r JOIN"
+            " (SELECT id, min(sort) AS sort FROM stage GROUP BY id) b ON b.id = r.id"
+            " JOIN stage s ON s.id = b.id AND s.sort = b.sort WHERE b.sort < r.best"
+        ).fetchall()
+        for rid, text, digest, sort, special in better:
+            self._set_text(rid, text, digest, sort, special)
+        db.execute(
+            "INSERT INTO occ (rid, source, place, sort, digest, text)"
+            " SELECT r.rid, s.source, s.place, s.sort, s.digest,"
+            " CASE WHEN s.digest = r.digest AND s.source NOT LIKE 's:%' THEN NULL ELSE s.text END"
+            " FROM stage s JOIN records r ON r.id = s.id"
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO touched SELECT r.rid FROM stage s JOIN records r USING (id)"
+        )
+        db.execute("DELETE FROM stage")
+
+    def _remove(self, source: str, place: str | None = None) -> None:
+        """Forget every occurrence in `source` (at `place`)."""
+        self._flush()
+        where, params = (
+            ("source = ?", (source,))
+            if place is None
+            else (
+                "source = ? AND place = ?",
+                (source, place),
+            )
+        )
+        self.db.execute(f"INSERT OR IGNORE INTO touched SELECT rid FROM occ WHERE {where}", params)
+        self.db.execute(f"DELETE FROM occ WHERE {where}", params)
+
+    def _settle(self) -> None:
+        """Bring the touched records in line with their occurrences: gone, re-texted, and
+        their outputs, inputs and place in the order derived again."""
+        db = self.db
+        orphans = (
+            "SELECT rid FROM touched"
+            " WHERE NOT EXISTS (SELECT 1 FROM occ WHERE occ.rid = touched.rid)"
+        )
+        for table in ("outputs", "inputs", "records"):
+            db.execute(f"DELETE FROM {table} WHERE rid IN ({orphans})")
+        db.execute("DELETE FROM touched WHERE rid NOT IN (SELECT rid FROM records)")
+        rebest = db.execute(
+            "SELECT o.rid, o.sort, o.digest, o.text FROM occ o JOIN touched t USING (rid)"
+            " JOIN records r USING (rid)"
+            " WHERE o.sort = (SELECT min(sort) FROM occ WHERE occ.rid = o.rid)"
+            " AND (o.sort != r.best OR o.digest != r.digest)"
+        ).fetchall()
+        for rid, sort, digest, text in rebest:
+            if text is None:  # the record's own text: only where it comes from changes
+                db.execute("UPDATE records SET best = ? WHERE rid = ?", (sort, rid))
+            else:
+                self._set_text(rid, text, digest, sort, int("\\ud" in text or "\\uD" in text))
+        for (rid,) in db.execute(
+            "SELECT rid FROM records JOIN touched USING (rid) WHERE best LIKE ?",
+            (f"{RANK_SIDECAR}\t%",),
+        ).fetchall():
+            self._assemble(rid)
+        self._derive()
+        db.execute("DELETE FROM touched")
+        clock = db.execute("SELECT max(key) FROM records").fetchone()[0]
+        self._set_meta("clock", (clock or "").split("\0", 1)[0])
+
+    def _set_text(self, rid: int, text: str, digest: int, best: str, special: int) -> None:
+        """Give record `rid` another text, keeping the old one with every place that had it."""
+        self.db.execute(
+            "UPDATE occ SET text = (SELECT text FROM records WHERE rid = ?)"
+            " WHERE rid = ? AND text IS NULL AND digest != ?",
+            (rid, rid, digest),
+        )
+        self.db.execute(
+            "UPDATE records SET text = ?, digest = ?, best = ?, special = ? WHERE rid = ?",
+            (text, digest, best, special, rid),
+        )
+        self.db.execute(
+            "UPDATE occ SET text = NULL WHERE rid = ? AND digest = ? AND source NOT LIKE 's:%'",
+            (rid, digest),
+        )
+
+    def _assemble(self, rid: int) -> None:
+        """A record known only from sidecars: the first one's fields, every one's outputs."""
+        texts = [
+            text
+            for (text,) in self.db.execute(
+                "SELECT coalesce(o.text, r.text) FROM occ o JOIN records r USING (rid)"
+                " WHERE rid = ? ORDER BY o.sort",
+                (rid,),
+            )
+        ]
+        parts = [json_loads(text) for text in texts]
+        base = parts[0]
+        if not isinstance(base, dict):
+            return
+        outputs: dict[str, Any] = {}
+        for part in parts:
+            entries = part.get("outputs") if isinstance(part, dict) else None
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                    outputs.setdefault(entry["path"], entry)
+        text = json_dumps({**base, "outputs": [outputs[path] for path in sorted(outputs)]})
+        best = f"{RANK_SIDECAR}\t*assembled"
+        self._set_text(rid, text, digest_of(text), best, int("\\ud" in text or "\\uD" in text))
+
+    def _derive(self) -> None:
+        """Outputs, inputs and order keys of the touched records, from their text."""
+        db = self.db
+        touched = "SELECT rid FROM touched"
+        db.execute(f"DELETE FROM outputs WHERE rid IN ({touched})")
+        db.execute(f"DELETE FROM inputs WHERE rid IN ({touched})")
+        for table, columns, extra in (
+            ("outputs", "rid, path, md5", ", json_extract(e.value, '$.md5')"),
+            ("inputs", "rid, path", ""),
+        ):
+            db.execute(
+                f"INSERT INTO {table} ({columns})"
+                f" SELECT r.rid, json_extract(e.value, '$.path'){extra}"
+                f" FROM records r JOIN touched USING (rid), json_each(r.text, '$.{table}') e"
+                " WHERE NOT r.special AND e.type = 'object'"
+                " AND json_type(e.value, '$.path') = 'text'"
+                " AND json_type(e.value, '$.md5') = 'text'"
+                " AND json_extract(e.value, '$.md5') GLOB :md5",
+                {"md5": _MD5_GLOB},
+            )
+        for rid, text in db.execute(
+            "SELECT rid, text FROM records JOIN touched USING (rid) WHERE special"
+        ).fetchall():
+            self._derive_in_python(rid, text)
+        db.execute(
+            f"UPDATE records SET key = ({_TIME_OF}) || char(0) || coalesce("
+            "(SELECT min(place) FROM occ"
+            f" WHERE occ.rid = records.rid AND occ.source = '{LOG_SOURCE}'), '')"
+            " || char(0) || id WHERE rid IN (SELECT rid FROM touched)",
+            {"time": _TIME},
+        )
+
+    def _derive_in_python(self, rid: int, text: str) -> None:
+        try:
+            data = json_loads(text)
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(data, dict):
+            return
+        for table in ("outputs", "inputs"):
+            entries = data.get(table)
+            rows = []
+            for entry in entries if isinstance(entries, list) else []:
+                if not isinstance(entry, dict):
+                    continue
+                path, md5 = entry.get("path"), entry.get("md5")
+                if isinstance(path, str) and isinstance(md5, str) and is_md5(md5):
+                    rows.append((rid, path_key(path), md5))
+            if table == "outputs":
+                self.db.executemany("INSERT INTO outputs (rid, path, md5) VALUES (?, ?, ?)", rows)
+            else:
+                self.db.executemany(
+                    "INSERT INTO inputs (rid, path) VALUES (?, ?)", [r[:2] for r in rows]
+                )
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _warn_invalid(self, source: str, place: str, sort: str, text: str) -> None:
+        if source == LOG_SOURCE:
+            warner, where = self._warner(layout.LOG_RELPATH), f"{layout.LOG_RELPATH}:{int(place)}"
+        elif source.startswith("n:"):
+            line = int(sort.rsplit("\t", 1)[1])
+            warner, where = (
+                self._warner(source[2:]),
+                f"{source[2:]}: the note on {place[:8]}, line {line}",
+            )
+        else:
+            warner, where = self._warner("sidecars"), source[2:]
+        if warner.shown >= _MAX_WARNINGS:
+            warner.more += 1
+            return
+        try:  # the precise reason, from the one parser every record passes through
+            parse_json(text)
+            reason = "not a valid record"
+        except InvalidRecord as exc:
+            reason = f"not a valid record ({exc})"
+        warner.add(f"{where}: skipped, {reason}")
+
+    def _warner(self, source: str) -> _Warnings:
+        return self._warnings.setdefault(source, _Warnings(source))
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _meta_json(self, key: str) -> dict[str, Any]:
+        value = self._meta(key)
+        if not value:
+            return {}
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else {}
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _tree_of(git: pygit2.Repository, commit_id: str | None) -> pygit2.Tree | None:
+    if commit_id is None:
+        return None
+    try:
+        tree: pygit2.Tree = git[commit_id].peel(pygit2.Commit).tree
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+    return tree
+
+
+def _lstat_identity(path: Path) -> list[int] | None:
+    try:
+        return list(runlog.identity(os.lstat(path)))
+    except OSError:
+        return None
+
+
+def _crc_of_range(stream: Any, start: int, length: int, crc: int) -> int:
+    """The CRC-32 of `length` bytes of `stream` from `start`, continuing from `crc`."""
+    stream.seek(start)
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        crc = zlib.crc32(chunk, crc)
+        remaining -= len(chunk)
+    return crc
