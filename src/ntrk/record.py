@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
 from ntrk.errors import InvalidRecord
@@ -92,14 +92,6 @@ class Record:
             return self.outputs[0].md5
         return None
 
-    @property
-    def order_time(self) -> str:
-        """When the run started, as finely as the record knows, comparable as text."""
-        if self.start:
-            return self.start
-        # A 0.1.0 record has only whole seconds: `...:05Z` must sort like `...:05.000000Z`.
-        return self.ts[:-1] + ".000000Z" if len(self.ts) == 20 and self.ts[-1] == "Z" else self.ts
-
 
 def now_iso() -> str:
     """The current UTC time in schema v1's `ts` format."""
@@ -123,10 +115,14 @@ def create(
     start: str,
     duration: float,
     context: Mapping[str, Any] | None = None,
+    newest_known: str | None = None,
 ) -> Record:
     """Build a new record for a run that just finished successfully.
 
     `context` adds optional fields describing where it ran (platform, python, hostname, env).
+    `newest_known` is the latest time of any record this work tree had indexed: when it is not
+    before `start`, the record gets `order` just after it (see `lineage`), so that it counts as
+    newer than everything known here, whatever clocks those records came from.
     """
     data: dict[str, Any] = {
         "v": SCHEMA_VERSION,
@@ -145,7 +141,29 @@ def create(
         "exit": 0,
         **(context or {}),
     }
+    order = _order_after(newest_known, start)
+    if order is not None:
+        data["order"] = order
     return parse(data)
+
+
+def _order_after(newest_known: str | None, start: str) -> str | None:
+    """The time just after `newest_known` (a microsecond), or None when `start` is later."""
+    if not newest_known or newest_known < start:
+        return None
+    fraction = newest_known[20:-1]
+    try:
+        known = datetime.strptime(newest_known[:19], "%Y-%m-%dT%H:%M:%S")
+        if fraction and not fraction.isdigit():
+            raise ValueError(fraction)
+    except ValueError:
+        return None
+    known += timedelta(microseconds=int((fraction + "000000")[:6]))
+    try:
+        after = known + timedelta(microseconds=1)
+    except OverflowError:  # year 9999 already: equal times fall back to the log's order
+        after = known
+    return after.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_json(text: str | bytes) -> Record:

@@ -3,15 +3,25 @@
 Fetch and push run the `git` program, not libgit2, so that the user's transports,
 credential helpers and SSH setup all work exactly as for their own `git fetch`/`git push`.
 A fetched copy of a remote's notes is kept at `refs/notes/remotes/<remote>/ntrk` (read by
-`nt trace` too), then merged into `refs/notes/ntrk`: the union of the records on every commit.
+`nt trace` too), then merged into `refs/notes/ntrk`: the union of the records on every commit,
+whatever the two notes commits' ancestry (see `notes`), so a sync never drops a record on
+either side.
+
+Every `git` it runs is bounded in time: `git config ntrk.networkTimeout SECONDS` (default 120)
+per fetch or push, after which git and everything it started are killed and the remote is
+named in one line. In a partial clone (`git clone --filter=blob:none`) the note blobs the
+fetch left behind are fetched explicitly: libgit2 does not fetch missing objects itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pygit2
+
+from ntrk.console import warn
 from ntrk.errors import NtrkError
-from ntrk.gitcli import GitError, GitResult, run
+from ntrk.gitcli import GitError, GitResult, GitTimeout, run
 from ntrk.layout import NOTES_REF, tracking_ref
 from ntrk.record import Record
 from ntrk.repo import Repo
@@ -29,7 +39,9 @@ _RACE_MARKERS = (
     "[rejected]",
 )
 _NO_REMOTE_REF = "couldn't find remote ref"
-_NETWORK_TIMEOUT = 120
+_DEFAULT_TIMEOUT = 120
+_TIMEOUT_KEY = "ntrk.networkTimeout"
+_FETCH_CHUNK = 500
 
 
 @dataclass
@@ -101,11 +113,8 @@ def unmirrored(repo: Repo, in_notes: set[str]) -> list[Record]:
 
 
 def remote_has_notes(repo: Repo, remote: str) -> bool:
-    """Whether the remote has a notes ref (asks the remote; False when it cannot be asked)."""
-    try:
-        done = _git(repo, "ls-remote", "--exit-code", remote, NOTES_REF, timeout=15)
-    except GitError:
-        return False
+    """Whether the remote has a notes ref (asks the remote)."""
+    done = _git(repo, remote, "ls-remote", "--exit-code", remote, NOTES_REF)
     return done.returncode == 0 and bool(done.stdout.strip())
 
 
@@ -124,7 +133,8 @@ def remote_names(repo: Repo) -> list[str]:
 def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str]) -> None:
     """Fetch the remote's notes and merge them; `known` (the local record ids) grows with it."""
     refspec = f"+{NOTES_REF}:{tracking_ref(remote)}"
-    done = _git(repo, "fetch", "--no-tags", "--quiet", remote, refspec)
+    before = notes.notes_commit(repo.git, tracking_ref(remote))
+    done = _git(repo, remote, "fetch", "--no-tags", "--quiet", remote, refspec)
     if done.returncode != 0:
         if _NO_REMOTE_REF in done.stderr:
             report.remote_has_notes = False
@@ -140,7 +150,8 @@ def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str
             f"{remote}'s {NOTES_REF} does not point at a commit",
             "ask whoever manages the remote; ntrk will not merge it",
         )
-    arrived = notes.record_ids(repo.git, tracking_ref(remote)) - known
+    _fetch_missing_blobs(repo, remote)
+    arrived = _record_ids_added(repo, before, theirs) - known
     report.fetched += len(arrived)
     known |= arrived
     message = f"ntrk: merge notes from {remote}"
@@ -158,9 +169,15 @@ def _push(repo: Repo, remote: str) -> str:
     if fetched is not None and fetched.id == local.id:
         return "nothing"
     # --no-verify: this push runs from ntrk's own pre-push hook too, and must not recurse.
-    done = _git(repo, "push", "--quiet", "--no-verify", remote, f"{NOTES_REF}:{NOTES_REF}")
+    done = _git(repo, remote, "push", "--quiet", "--no-verify", remote, f"{NOTES_REF}:{NOTES_REF}")
     if done.returncode == 0:
         return "pushed"
+    if f"{NOTES_REF}.lock" in done.stderr and "File exists" in done.stderr:
+        raise NtrkError(
+            f"{remote}'s {NOTES_REF} is locked: {done.message}",
+            f"a push to it crashed or is still running; if none is, remove that "
+            f"{NOTES_REF}.lock file on the server, then run nt sync again",
+        )
     if any(marker in done.stderr for marker in _RACE_MARKERS):
         return "raced"
     raise NtrkError(
@@ -169,5 +186,68 @@ def _push(repo: Repo, remote: str) -> str:
     )
 
 
-def _git(repo: Repo, *args: str, timeout: float = _NETWORK_TIMEOUT) -> GitResult:
-    return run(repo.root, *args, timeout=timeout, network=True)
+def _fetch_missing_blobs(repo: Repo, remote: str) -> None:
+    """In a partial clone, fetch the note blobs that the notes fetch left behind."""
+    if not _is_partial_clone(repo):
+        return
+    listing = run(repo.root, "rev-list", "--objects", "--missing=print", tracking_ref(remote))
+    missing = [line[1:] for line in listing.stdout.split() if line.startswith("?")]
+    for start in range(0, len(missing), _FETCH_CHUNK):
+        chunk = missing[start : start + _FETCH_CHUNK]
+        done = _git(
+            repo, remote, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+            "--filter=blob:none", remote, *chunk,
+        )  # fmt: skip
+        if not done.ok:
+            warn(
+                f"{len(missing) - start} note(s) from {remote} are not in this partial clone "
+                f"and could not be fetched ({done.message}); traces will lack them"
+            )
+            return
+
+
+def _is_partial_clone(repo: Repo) -> bool:
+    config = repo.git.config
+    if "extensions.partialclone" in config:
+        return True
+    return any(
+        config.get_bool(f"remote.{name}.promisor")
+        for name in remote_names(repo)
+        if f"remote.{name}.promisor" in config
+    )
+
+
+def _record_ids_added(repo: Repo, before: pygit2.Commit | None, after: pygit2.Commit) -> set[str]:
+    """The ids of the records in notes that changed between two notes commits."""
+    _, came = notes.diff(repo.git, before.tree if before else None, after.tree)
+    ids: set[str] = set()
+    for blob_id in came.values():
+        try:
+            text = notes.read_note_text(repo.git, blob_id)
+        except notes.NoteUnreadable:
+            continue
+        ids.update(line.record.id for line in notes.parse_note(text) if line.record)
+    return ids
+
+
+def _git(repo: Repo, remote: str, *args: str) -> GitResult:
+    """Run a networked git command against `remote`, bounded by ntrk.networkTimeout."""
+    timeout = _timeout(repo)
+    try:
+        return run(repo.root, *args, timeout=timeout, network=True)
+    except GitTimeout as exc:
+        raise NtrkError(
+            f"{remote} did not answer within {timeout:g} s (git {args[0]})",
+            f"check the network and the remote's URL (git remote -v); to wait longer: "
+            f"git config {_TIMEOUT_KEY} SECONDS",
+        ) from exc
+    except GitError as exc:
+        raise NtrkError(f"cannot run git: {exc.message}", "check that git is installed") from exc
+
+
+def _timeout(repo: Repo) -> float:
+    try:
+        value = repo.git.config.get_int(_TIMEOUT_KEY)
+    except (KeyError, ValueError, pygit2.GitError):
+        return _DEFAULT_TIMEOUT
+    return float(value) if value > 0 else _DEFAULT_TIMEOUT

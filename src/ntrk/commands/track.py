@@ -39,7 +39,9 @@ from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.layout import STORE_DIR, is_ntrk_file
 from ntrk.record import MAX_RECORD_CHARS, FileRef, Record, Script
 from ntrk.repo import Head, Repo
+from ntrk.safeio import read_regular
 from ntrk.store import inflight, record_run
+from ntrk.store.indexer import CLOCK_NAME
 from ntrk.store.runlog import LogWriter
 from ntrk.store.statcache import StatCache
 
@@ -381,6 +383,7 @@ def _create(
             start=start,
             duration=result.duration,
             context=context.describe(settings),
+            newest_known=_newest_known(repo),
         )
     except InvalidRecord as exc:
         raise NtrkError(
@@ -388,6 +391,15 @@ def _create(
             f"the command ran; name fewer outputs (a directory instead of its files) or "
             f"shorter paths; nothing was recorded in {STORE_DIR}/",
         ) from exc
+
+
+def _newest_known(repo: Repo) -> str | None:
+    """The newest time of any record this work tree's index has seen (see `lineage`)."""
+    try:
+        raw = read_regular(repo.cache_dir / CLOCK_NAME, 64)
+    except OSError:
+        return None
+    return raw.decode("ascii", "replace").strip() if raw else None
 
 
 def _say_not_recorded(command: ClassifiedCommand, result: runner.RunResult) -> None:

@@ -32,6 +32,7 @@ exception: SQLite cannot hand such strings back, so their paths are read in Pyth
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ from ntrk.console import Progress, warn
 from ntrk.errors import InvalidRecord
 from ntrk.record import is_md5, parse_json
 from ntrk.repo import Repo
+from ntrk.safeio import write_atomic
 from ntrk.store import notes, runlog, sidecar
 from ntrk.text import json_dumps, json_loads
 
@@ -76,11 +78,10 @@ CREATE TABLE touched (rid INTEGER PRIMARY KEY);
 """
 
 LOG_SOURCE = "log"
+CLOCK_NAME = "clock"  # the newest time of any indexed record, for `nt track` (see `lineage`)
 RANK_LOG, RANK_OWN_NOTES, RANK_FETCHED_NOTES, RANK_SIDECAR = 0, 1, 2, 3
 _BATCH = 5_000
 _MAX_WARNINGS = 5
-# A time as records hold them: `2026-11-25T14:05:05Z`, with any fraction of a second.
-_TIME = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]*Z"
 _MD5_GLOB = "[0-9a-f]" * 32
 _OID_GLOB = "[0-9a-f]" * 40
 
@@ -114,20 +115,25 @@ _VALID_RECORD = f"""
     AND NOT EXISTS (SELECT 1 FROM json_each(text, '$.command') c WHERE c.type != 'text')
     AND {_files_valid("inputs")} AND {_files_valid("outputs")}
 """
-# A record's place in time: `order`, else `start`, else `ts` (0.1.0's whole seconds padded to
-# microseconds so that they compare as text), then its first log line, then its id.
-_TIME_OF = """
-    CASE
-      WHEN json_type(text, '$.order') = 'text' AND json_extract(text, '$.order') GLOB :time
-        THEN json_extract(text, '$.order')
-      WHEN json_type(text, '$.start') = 'text' AND json_extract(text, '$.start') GLOB :time
-        THEN json_extract(text, '$.start')
-      WHEN json_type(text, '$.ts') = 'text' AND json_extract(text, '$.ts') GLOB :time
-        THEN CASE WHEN length(json_extract(text, '$.ts')) = 20
-                  THEN substr(json_extract(text, '$.ts'), 1, 19) || '.000000Z'
-                  ELSE json_extract(text, '$.ts') END
-      ELSE '' END
-"""
+# A time as records hold it: `2026-11-25T14:05:05Z`, or with up to nine fraction digits.
+_DATE_TIME = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+
+
+def _time_field(field: str) -> str:
+    """SQL: the record's `field` as a comparable time (whole seconds padded to microseconds),
+    or NULL when it is missing or not a well-formed time."""
+    value = f"json_extract(text, '$.{field}')"
+    return f"""CASE
+      WHEN json_type(text, '$.{field}') IS NOT 'text' THEN NULL
+      WHEN {value} GLOB '{_DATE_TIME}Z' THEN substr({value}, 1, 19) || '.000000Z'
+      WHEN {value} GLOB '{_DATE_TIME}.*Z' AND length({value}) BETWEEN 22 AND 30
+        AND substr({value}, 21, length({value}) - 21) NOT GLOB '*[^0-9]*' THEN {value}
+      END"""
+
+
+# A record's place in time: `order`, else `start`, else `ts`; then its first log line, then
+# its id (see `lineage`).
+_TIME_OF = f"coalesce({_time_field('order')}, {_time_field('start')}, {_time_field('ts')}, '')"
 
 
 def path_key(path: str) -> str:
@@ -497,8 +503,12 @@ class Indexer:
             self._assemble(rid)
         self._derive()
         db.execute("DELETE FROM touched")
-        clock = db.execute("SELECT max(key) FROM records").fetchone()[0]
-        self._set_meta("clock", (clock or "").split("\0", 1)[0])
+        newest = (db.execute("SELECT max(key) FROM records").fetchone()[0] or "").split("\0")[0]
+        if newest != self._meta("clock"):
+            self._set_meta("clock", newest)
+            if self.repo is not None:
+                with contextlib.suppress(OSError):
+                    write_atomic(self.repo.cache_dir / CLOCK_NAME, newest.encode("ascii"))
 
     def _set_text(self, rid: int, text: str, digest: int, best: str, special: int) -> None:
         """Give record `rid` another text, keeping the old one with every place that had it."""
@@ -569,7 +579,6 @@ class Indexer:
             "(SELECT min(place) FROM occ"
             f" WHERE occ.rid = records.rid AND occ.source = '{LOG_SOURCE}'), '')"
             " || char(0) || id WHERE rid IN (SELECT rid FROM touched)",
-            {"time": _TIME},
         )
 
     def _derive_in_python(self, rid: int, text: str) -> None:
