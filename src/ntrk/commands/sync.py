@@ -151,7 +151,7 @@ def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str
             "ask whoever manages the remote; ntrk will not merge it",
         )
     _fetch_missing_blobs(repo, remote)
-    arrived = _record_ids_added(repo, before, theirs) - known
+    arrived = _record_ids_added(repo, remote, before, theirs) - known
     report.fetched += len(arrived)
     known |= arrived
     message = f"ntrk: merge notes from {remote}"
@@ -217,16 +217,24 @@ def _is_partial_clone(repo: Repo) -> bool:
     )
 
 
-def _record_ids_added(repo: Repo, before: pygit2.Commit | None, after: pygit2.Commit) -> set[str]:
-    """The ids of the records in notes that changed between two notes commits."""
+def _record_ids_added(
+    repo: Repo, remote: str, before: pygit2.Commit | None, after: pygit2.Commit
+) -> set[str]:
+    """The ids of the records in notes that changed between two notes commits; a note that
+    cannot be read is named once (the index, and merges, skip it too)."""
     _, came = notes.diff(repo.git, before.tree if before else None, after.tree)
     ids: set[str] = set()
-    for blob_id in came.values():
+    for annotated, blob_id in came.items():
         try:
-            text = notes.read_note_text(repo.git, blob_id)
-        except notes.NoteUnreadable:
+            lines, truncated = notes.note_lines(repo.git, blob_id)
+        except notes.NoteUnreadable as exc:
+            warn(f"{remote}'s note on {annotated[:8]} (blob {str(blob_id)[:8]}) skipped: {exc}")
             continue
-        ids.update(line.record.id for line in notes.parse_note(text) if line.record)
+        if truncated:
+            warn(
+                f"{remote}'s note on {annotated[:8]}: lines after {notes.MAX_NOTE_LINES:,} skipped"
+            )
+        ids.update(line.record.id for line in map(notes.parse_line, lines) if line.record)
     return ids
 
 

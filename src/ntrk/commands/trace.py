@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import closing
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def resolve(target: Path, repo: Repo | None, history: History) -> Produced | Non
     that wrote these bytes anywhere (the file was renamed); the run that made the directory
     output holding it; a run that wrote this path (the file changed since).
     """
-    found = _from_sidecar(target, history)
+    target = Path(os.path.abspath(target))  # `.` names the directory it is: that may be an output
+    found = _from_sidecar(target, history) if target.name else None
     if found is not None:
         return found
     relpath = repo.relpath(target) if repo else None

@@ -37,7 +37,14 @@ from ntrk.lineage import END, Produced
 from ntrk.record import Record
 from ntrk.repo import Repo
 from ntrk.store import sidecar
-from ntrk.store.indexer import SCHEMA, SCHEMA_VERSION, Indexer, path_key, path_of_key
+from ntrk.store.indexer import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Indexer,
+    path_key,
+    path_of_key,
+    where_found,
+)
 
 _BUSY_TIMEOUT_MS = 30_000
 _PAGE = 64
@@ -202,9 +209,16 @@ class LineageIndex:
                 except InvalidRecord as exc:
                     self._invalid += 1
                     if self._invalid <= _MAX_WARNINGS:
-                        warn(f"a recorded run was skipped, not a valid record ({exc})")
+                        warn(f"{self._where(rid)}: skipped, not a valid record ({exc})")
             self._records[rid] = rec
         return self._records[rid]
+
+    def _where(self, rid: int) -> str:
+        """Where the text of record `rid` comes from, named for people."""
+        rows = self._rows(
+            "SELECT source, place, sort FROM occ WHERE rid = ? ORDER BY sort LIMIT 1", (rid,)
+        )
+        return where_found(*rows[0])[1] if rows else "a recorded run"
 
     def _rows(self, query: str, params: Any = ()) -> list[Any]:
         """Run a query; a damaged database is rebuilt once, then replaced by one in memory."""

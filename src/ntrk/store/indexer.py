@@ -33,7 +33,6 @@ exception: SQLite cannot hand such strings back, so their paths are read in Pyth
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import zlib
@@ -57,12 +56,11 @@ SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
     rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
-    digest INTEGER NOT NULL, best TEXT NOT NULL, special INTEGER NOT NULL,
-    key TEXT NOT NULL DEFAULT '');
+    best TEXT NOT NULL, special INTEGER NOT NULL, key TEXT NOT NULL DEFAULT '');
 CREATE INDEX records_key ON records (key);
 CREATE TABLE occ (
     rid INTEGER NOT NULL, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
-    digest INTEGER NOT NULL, text TEXT);
+    text TEXT);
 CREATE INDEX occ_rid ON occ (rid, sort);
 CREATE INDEX occ_source ON occ (source, place);
 CREATE TABLE outputs (rid INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT NOT NULL);
@@ -73,7 +71,7 @@ CREATE INDEX inputs_path ON inputs (path);
 CREATE TABLE blob_md5 (oid TEXT PRIMARY KEY, md5 TEXT NOT NULL);
 CREATE TABLE stage (
     id TEXT, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
-    digest INTEGER NOT NULL, special INTEGER NOT NULL, text TEXT NOT NULL);
+    special INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE TABLE touched (rid INTEGER PRIMARY KEY);
 """
 
@@ -83,38 +81,16 @@ RANK_LOG, RANK_OWN_NOTES, RANK_FETCHED_NOTES, RANK_SIDECAR = 0, 1, 2, 3
 _BATCH = 5_000
 _MAX_WARNINGS = 5
 _MD5_GLOB = "[0-9a-f]" * 32
-_OID_GLOB = "[0-9a-f]" * 40
+# Whether staged line ?4 is a record as far as the index needs one: strict JSON (SQLite's
+# json_valid refuses NaN and Infinity), schema v1, a well-formed id. Checked in C, once per
+# line; `record.parse` checks the rest in Python when a query first uses the record, and
+# skips it there with one warning when it fails.
+_IS_RECORD = """json_valid(?4) AND json_type(?4) = 'object'
+    AND json_type(?4, '$.v') = 'integer' AND json_extract(?4, '$.v') = 1
+    AND json_type(?4, '$.id') = 'text' AND length(json_extract(?4, '$.id')) BETWEEN 1 AND 128
+    AND json_extract(?4, '$.id') NOT GLOB '*[^0-9A-Za-z_.-]*'"""
 
 
-def _files_valid(key: str) -> str:
-    """SQL: every entry of the record's `key` list is a file entry with a safe path."""
-    return f"""json_type(text, '$.{key}') = 'array' AND NOT EXISTS (
-        SELECT 1 FROM json_each(text, '$.{key}') e WHERE e.type != 'object'
-        OR json_type(e.value, '$.md5') IS NOT 'text'
-        OR json_extract(e.value, '$.md5') NOT GLOB '{_MD5_GLOB}'
-        OR json_type(e.value, '$.size') IS NOT 'integer' OR json_extract(e.value, '$.size') < 0
-        OR json_type(e.value, '$.path') IS NOT 'text' OR json_extract(e.value, '$.path') = ''
-        OR json_extract(e.value, '$.path') GLOB '/*'
-        OR instr('/' || json_extract(e.value, '$.path') || '/', '//') > 0
-        OR instr('/' || json_extract(e.value, '$.path') || '/', '/./') > 0
-        OR instr('/' || json_extract(e.value, '$.path') || '/', '/../') > 0)"""
-
-
-# What a record must be, checked in C for every line at once: the fields the index uses and
-# the schema's structure. Python checks the rest (see `record.parse`) when a query uses one.
-_VALID_RECORD = f"""
-    json_valid(text) AND json_type(text) = 'object'
-    AND json_type(text, '$.v') = 'integer' AND json_extract(text, '$.v') = 1
-    AND json_type(text, '$.id') = 'text'
-    AND length(json_extract(text, '$.id')) BETWEEN 1 AND 128
-    AND json_extract(text, '$.id') NOT GLOB '*[^0-9A-Za-z_.-]*'
-    AND json_type(text, '$.ts') = 'text' AND json_type(text, '$.cwd') = 'text'
-    AND json_type(text, '$.git.commit') = 'text'
-    AND substr(json_extract(text, '$.git.commit'), 1, 40) GLOB '{_OID_GLOB}'
-    AND json_type(text, '$.command') = 'array' AND json_array_length(text, '$.command') > 0
-    AND NOT EXISTS (SELECT 1 FROM json_each(text, '$.command') c WHERE c.type != 'text')
-    AND {_files_valid("inputs")} AND {_files_valid("outputs")}
-"""
 # A time as records hold it: `2026-11-25T14:05:05Z`, or with up to nine fraction digits.
 _DATE_TIME = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
 
@@ -153,12 +129,6 @@ def path_of_key(key: str) -> str:
     return key
 
 
-def digest_of(text: str) -> int:
-    """A 64-bit fingerprint of a record's text, to tell whether two places hold the same."""
-    raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(raw, "big", signed=True)
-
-
 @dataclass
 class _Warnings:
     """Warnings about one source, capped: a broken note must not print thirty lines."""
@@ -187,7 +157,7 @@ class Indexer:
     db: Any  # sqlite3.Connection
     repo: Repo | None
     staged: int = 0
-    _pending: list[tuple[str, str, str, int, int, str]] = field(default_factory=list)
+    _pending: list[tuple[str, str, str, str]] = field(default_factory=list)
     _warnings: dict[str, _Warnings] = field(default_factory=dict)
 
     # --- the whole refresh ------------------------------------------------------------
@@ -334,13 +304,14 @@ class Indexer:
         assert self.repo is not None
         where = f"{source[2:]}: the note on {annotated[:8]}"
         try:
-            text = notes.read_note_text(self.repo.git, blob_id)
+            lines, truncated = notes.note_lines(self.repo.git, blob_id)
         except notes.NoteUnreadable as exc:
-            warnings.add(
-                f"{where} skipped, {exc}" + (" — nt sync fetches it" if exc.missing else "")
-            )
+            fetch = " — nt sync fetches it" if exc.missing else ""
+            warnings.add(f"{where} skipped, {exc}{fetch}")
             return
-        for number, line in enumerate(notes.split_lines(text), start=1):
+        if truncated:
+            warnings.add(f"{where}: lines after the first {notes.MAX_NOTE_LINES:,} skipped")
+        for number, line in enumerate(lines, start=1):
             _, tab, payload = line.partition("\t")
             if not tab or len(payload) > runlog.MAX_LINE_BYTES:
                 reason = "not an ntrk note line" if not tab else "longer than a record"
@@ -411,9 +382,7 @@ class Indexer:
     # --- staging and settling -----------------------------------------------------------
 
     def _stage(self, source: str, place: str, rank: int, seq: int, text: str) -> None:
-        sort = f"{rank}\t{source}\t{place}\t{seq:06d}"
-        special = int("\\ud" in text or "\\uD" in text)
-        self._pending.append((source, place, sort, digest_of(text), special, text))
+        self._pending.append((source, place, f"{rank}\t{source}\t{place}\t{seq:06d}", text))
         if len(self._pending) >= _BATCH:
             self._flush()
 
@@ -422,37 +391,38 @@ class Indexer:
         if not self._pending:
             return
         db = self.db
+        # The id of a line that is a record (checked in C, once); NULL for any other line.
         db.executemany(
-            "INSERT INTO stage (source, place, sort, digest, special, text)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO stage (source, place, sort, text, special, id) VALUES (?1, ?2, ?3, ?4,"
+            " instr(?4, '\\ud') > 0 OR instr(?4, '\\uD') > 0,"
+            f" CASE WHEN {_IS_RECORD} THEN json_extract(?4, '$.id') END)",
             self._pending,
         )
         self.staged += len(self._pending)
         self.progress.update(self.staged - self.staged % 1000)
         self._pending.clear()
         for source, place, sort, text in db.execute(
-            f"SELECT source, place, sort, text FROM stage WHERE NOT ({_VALID_RECORD})"
+            "SELECT source, place, sort, text FROM stage WHERE id IS NULL"
         ).fetchall():
             self._warn_invalid(source, place, sort, text)
-        db.execute(f"DELETE FROM stage WHERE NOT ({_VALID_RECORD})")
-        db.execute("UPDATE stage SET id = json_extract(text, '$.id')")
+        db.execute("DELETE FROM stage WHERE id IS NULL")
         db.execute(
-            "INSERT INTO records (id, text, digest, best, special)"
-            " SELECT id, text, digest, sort, special FROM stage ORDER BY sort"
+            "INSERT INTO records (id, text, best, special)"
+            " SELECT id, text, sort, special FROM stage ORDER BY sort"
             " ON CONFLICT (id) DO NOTHING"
         )
         # A better place for a record already known: its text comes from there now.
         better = db.execute(
-            "SELECT r.rid, s.text, s.digest, s.sort, s.special FROM records r JOIN"
+            "SELECT r.rid, s.text, s.sort, s.special FROM records r JOIN"
             " (SELECT id, min(sort) AS sort FROM stage GROUP BY id) b ON b.id = r.id"
             " JOIN stage s ON s.id = b.id AND s.sort = b.sort WHERE b.sort < r.best"
         ).fetchall()
-        for rid, text, digest, sort, special in better:
-            self._set_text(rid, text, digest, sort, special)
+        for rid, text, sort, special in better:
+            self._set_text(rid, text, sort, special)
         db.execute(
-            "INSERT INTO occ (rid, source, place, sort, digest, text)"
-            " SELECT r.rid, s.source, s.place, s.sort, s.digest,"
-            " CASE WHEN s.digest = r.digest AND s.source NOT LIKE 's:%' THEN NULL ELSE s.text END"
+            "INSERT INTO occ (rid, source, place, sort, text)"
+            " SELECT r.rid, s.source, s.place, s.sort,"
+            " CASE WHEN s.text = r.text AND s.source NOT LIKE 's:%' THEN NULL ELSE s.text END"
             " FROM stage s JOIN records r ON r.id = s.id"
         )
         db.execute(
@@ -486,16 +456,16 @@ class Indexer:
             db.execute(f"DELETE FROM {table} WHERE rid IN ({orphans})")
         db.execute("DELETE FROM touched WHERE rid NOT IN (SELECT rid FROM records)")
         rebest = db.execute(
-            "SELECT o.rid, o.sort, o.digest, o.text FROM occ o JOIN touched t USING (rid)"
+            "SELECT o.rid, o.sort, o.text FROM occ o JOIN touched t USING (rid)"
             " JOIN records r USING (rid)"
             " WHERE o.sort = (SELECT min(sort) FROM occ WHERE occ.rid = o.rid)"
-            " AND (o.sort != r.best OR o.digest != r.digest)"
+            " AND (o.sort != r.best OR (o.text IS NOT NULL AND o.text != r.text))"
         ).fetchall()
-        for rid, sort, digest, text in rebest:
+        for rid, sort, text in rebest:
             if text is None:  # the record's own text: only where it comes from changes
                 db.execute("UPDATE records SET best = ? WHERE rid = ?", (sort, rid))
             else:
-                self._set_text(rid, text, digest, sort, int("\\ud" in text or "\\uD" in text))
+                self._set_text(rid, text, sort, int("\\ud" in text or "\\uD" in text))
         for (rid,) in db.execute(
             "SELECT rid FROM records JOIN touched USING (rid) WHERE best LIKE ?",
             (f"{RANK_SIDECAR}\t%",),
@@ -510,20 +480,24 @@ class Indexer:
                 with contextlib.suppress(OSError):
                     write_atomic(self.repo.cache_dir / CLOCK_NAME, newest.encode("ascii"))
 
-    def _set_text(self, rid: int, text: str, digest: int, best: str, special: int) -> None:
-        """Give record `rid` another text, keeping the old one with every place that had it."""
+    def _set_text(self, rid: int, text: str, best: str, special: int) -> None:
+        """Give record `rid` another text, keeping the old one with every place that had it.
+
+        A place whose text is NULL holds the record's own text (the usual case: every source
+        has the same line), so the old text is written out to those places first.
+        """
         self.db.execute(
             "UPDATE occ SET text = (SELECT text FROM records WHERE rid = ?)"
-            " WHERE rid = ? AND text IS NULL AND digest != ?",
-            (rid, rid, digest),
+            " WHERE rid = ? AND text IS NULL",
+            (rid, rid),
         )
         self.db.execute(
-            "UPDATE records SET text = ?, digest = ?, best = ?, special = ? WHERE rid = ?",
-            (text, digest, best, special, rid),
+            "UPDATE records SET text = ?, best = ?, special = ? WHERE rid = ?",
+            (text, best, special, rid),
         )
         self.db.execute(
-            "UPDATE occ SET text = NULL WHERE rid = ? AND digest = ? AND source NOT LIKE 's:%'",
-            (rid, digest),
+            "UPDATE occ SET text = NULL WHERE rid = ? AND text = ? AND source NOT LIKE 's:%'",
+            (rid, text),
         )
 
     def _assemble(self, rid: int) -> None:
@@ -548,7 +522,7 @@ class Indexer:
                     outputs.setdefault(entry["path"], entry)
         text = json_dumps({**base, "outputs": [outputs[path] for path in sorted(outputs)]})
         best = f"{RANK_SIDECAR}\t*assembled"
-        self._set_text(rid, text, digest_of(text), best, int("\\ud" in text or "\\uD" in text))
+        self._set_text(rid, text, best, int("\\ud" in text or "\\uD" in text))
 
     def _derive(self) -> None:
         """Outputs, inputs and order keys of the touched records, from their text."""
@@ -577,7 +551,8 @@ class Indexer:
         db.execute(
             f"UPDATE records SET key = ({_TIME_OF}) || char(0) || coalesce("
             "(SELECT min(place) FROM occ"
-            f" WHERE occ.rid = records.rid AND occ.source = '{LOG_SOURCE}'), '')"
+            # `+occ.source`: look the record's own places up by rid, never scan a source.
+            f" WHERE occ.rid = records.rid AND +occ.source = '{LOG_SOURCE}'), '')"
             " || char(0) || id WHERE rid IN (SELECT rid FROM touched)",
         )
 
@@ -607,16 +582,8 @@ class Indexer:
     # --- helpers ------------------------------------------------------------------------
 
     def _warn_invalid(self, source: str, place: str, sort: str, text: str) -> None:
-        if source == LOG_SOURCE:
-            warner, where = self._warner(layout.LOG_RELPATH), f"{layout.LOG_RELPATH}:{int(place)}"
-        elif source.startswith("n:"):
-            line = int(sort.rsplit("\t", 1)[1])
-            warner, where = (
-                self._warner(source[2:]),
-                f"{source[2:]}: the note on {place[:8]}, line {line}",
-            )
-        else:
-            warner, where = self._warner("sidecars"), source[2:]
+        group, where = where_found(source, place, sort)
+        warner = self._warner(group)
         if warner.shown >= _MAX_WARNINGS:
             warner.more += 1
             return
@@ -643,6 +610,17 @@ class Indexer:
 
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def where_found(source: str, place: str, sort: str) -> tuple[str, str]:
+    """The source a line came from (for capping warnings) and how to name the line to people:
+    `.ntrk/runs.jsonl:7`, `refs/notes/ntrk: the note on 1a2b3c4d, line 2`, `.out.csv.ntrk`."""
+    if source == LOG_SOURCE:
+        return layout.LOG_RELPATH, f"{layout.LOG_RELPATH}:{int(place)}"
+    if source.startswith("n:"):
+        line = int(sort.rsplit("\t", 1)[1])
+        return source[2:], f"{source[2:]}: the note on {place[:8]}, line {line}"
+    return "sidecars", source[2:]
 
 
 def _tree_of(git: pygit2.Repository, commit_id: str | None) -> pygit2.Tree | None:

@@ -27,9 +27,11 @@ record this side has. So a clone that pruned its notes, or a remote someone rewo
 erase records elsewhere through `nt sync`.
 
 **Reading is bounded.** Fetched notes are written by others. A note blob's size is read from
-the object header before the blob itself: a note over `MAX_NOTE_BYTES` is skipped unread (a
-100 MB note of `x\n` lines packs into half a megabyte). Lines are split on `\n` only, never
-at U+2028 and the other characters `str.splitlines()` breaks at.
+the object header before the blob itself: a note over `MAX_NOTE_BYTES` (64 MiB) is skipped
+unread (a 100 MB note of `x\n` lines packs into half a megabyte), and at most
+`MAX_NOTE_LINES` lines of a note are read, so memory stays bounded whatever a remote holds. A
+note that cannot be read whole is never rewritten by ntrk: a merge keeps it as it is. Lines are
+split on `\n` only, never at U+2028 and the other characters `str.splitlines()` breaks at.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ _SUMMARY_COMMAND_CHARS = 100
 _CAS_ATTEMPTS = 20
 FANOUT_LIMIT = 256  # notes in one directory before it is split a level deeper
 # A note holds one line per run recorded at one commit; a record is at most 4 MiB.
-MAX_NOTE_BYTES = 4 * record_mod.MAX_RECORD_CHARS
+# A note holds one line per run recorded at one commit: 64 MiB is some 90,000 runs there.
+MAX_NOTE_BYTES = 16 * record_mod.MAX_RECORD_CHARS
+MAX_NOTE_LINES = 200_000
 
 
 class NotesError(Exception):
@@ -108,13 +112,8 @@ def parse_line(line: str) -> NoteLine:
 
 
 def parse_note(text: str) -> list[NoteLine]:
-    """Every non-empty line of a note."""
-    return [parse_line(line) for line in split_lines(text)]
-
-
-def split_lines(text: str) -> list[str]:
-    """The non-empty lines of a note, split at `\n` only."""
-    return [line for line in text.split("\n") if line.strip()]
+    """Every non-empty line of a note (split at `\n` only)."""
+    return [parse_line(line) for line in text.split("\n") if line.strip()]
 
 
 def _short(entry: FileRef) -> str:
@@ -160,8 +159,9 @@ def iter_notes(
                 pending.append((git[entry.id].peel(pygit2.Tree), path))
 
 
-def read_note_text(git: pygit2.Repository, blob_id: pygit2.Oid) -> str:
-    """A note's text (invalid UTF-8 is replaced, and its lines then fail to parse).
+def note_lines(git: pygit2.Repository, blob_id: pygit2.Oid) -> tuple[list[str], bool]:
+    """A note's non-empty lines, and whether there were more than MAX_NOTE_LINES (only that
+    many are returned). Invalid UTF-8 is replaced, and those lines then fail to parse.
 
     Raises NoteUnreadable for a blob this clone lacks or one over MAX_NOTE_BYTES.
     """
@@ -169,13 +169,16 @@ def read_note_text(git: pygit2.Repository, blob_id: pygit2.Oid) -> str:
     try:
         kind, size = git.odb.read_header(blob_id)
         if kind != pygit2.enums.ObjectType.BLOB:
-            return ""
+            return [], False
         if size > MAX_NOTE_BYTES:
             raise NoteUnreadable(f"larger than {MAX_NOTE_BYTES:,} bytes ({size:,})", False)
         _, data = git.odb.read(blob_id)
     except (KeyError, pygit2.GitError) as exc:
         raise NoteUnreadable("not in this clone (a partial clone?)", True) from exc
-    return data.decode("utf-8", errors="replace")
+    parts = data.split(b"\n", MAX_NOTE_LINES)
+    truncated = len(parts) > MAX_NOTE_LINES
+    lines = [part.decode("utf-8", errors="replace") for part in parts[:MAX_NOTE_LINES]]
+    return [line for line in lines if line.strip()], truncated
 
 
 def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple[str, NoteLine]]:
@@ -185,11 +188,11 @@ def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple
         return
     for annotated, blob_id in iter_notes(git, commit.tree):
         try:
-            text = read_note_text(git, blob_id)
+            lines, _ = note_lines(git, blob_id)
         except NoteUnreadable:
             continue
-        for line in parse_note(text):
-            yield annotated, line
+        for line in lines:
+            yield annotated, parse_line(line)
 
 
 def tips(git: pygit2.Repository) -> dict[str, str]:
@@ -330,11 +333,16 @@ def _try_merge(
     if git.descendant_of(theirs, ours.id) and _holds_all(git, theirs_differ, ours_differ):
         # Theirs is ours plus more, and nothing of ours is lost: take it as it is.
         return ("fast-forward", theirs) if _move_ref(git, reference, theirs, message) else None
-    changes = {annotated: _lines(git, blob_id) for annotated, blob_id in theirs_differ.items()}
+    changes: dict[str, list[str] | pygit2.Oid] = {}
+    for annotated, blob_id in theirs_differ.items():
+        lines = _whole_note(git, blob_id)
+        changes[annotated] = blob_id if lines is None else lines
     tree_id, _ = _apply(git, ours.tree, changes, top=True)
-    if tree_id == ours.tree_id:
-        return "up to date", ours.id  # theirs holds nothing ours lacks
-    parents = [ours.id] if git.descendant_of(ours.id, theirs) else [ours.id, theirs]
+    behind = not git.descendant_of(ours.id, theirs)
+    if tree_id == ours.tree_id and not behind:
+        return "up to date", ours.id  # theirs holds nothing ours lacks, and is our ancestor
+    # A merge commit even when the tree is ours: a push from here must descend from theirs.
+    parents = [ours.id, theirs] if behind else [ours.id]
     commit_id = _commit(git, tree_id, parents, message)
     return ("merged", commit_id) if _move_ref(git, reference, commit_id, message) else None
 
@@ -344,26 +352,29 @@ def _holds_all(
 ) -> bool:
     """Whether every line of each of our notes is in their note on the same object."""
     for annotated, blob_id in ours.items():
-        if annotated not in theirs:
+        their_lines = _whole_note(git, theirs[annotated]) if annotated in theirs else None
+        our_lines = _whole_note(git, blob_id)
+        if their_lines is None or our_lines is None:
             return False
-        their_keys = {_line_key(line) for line in _lines(git, theirs[annotated])}
-        if not {_line_key(line) for line in _lines(git, blob_id)} <= their_keys:
+        if not {_line_key(line) for line in our_lines} <= {_line_key(line) for line in their_lines}:
             return False
     return True
 
 
-def _lines(git: pygit2.Repository, blob_id: pygit2.Oid) -> list[str]:
-    """A note's lines for merging; one that cannot be read (missing, too large) has none."""
+def _whole_note(git: pygit2.Repository, blob_id: pygit2.Oid) -> list[str] | None:
+    """A note's lines, or None when it cannot be read whole (missing, too large, too long):
+    such a note is never rewritten, only kept as it is."""
     try:
-        return split_lines(read_note_text(git, blob_id))
+        lines, truncated = note_lines(git, blob_id)
     except NoteUnreadable:
-        return []
+        return None
+    return None if truncated else lines
 
 
 def _apply(
     git: pygit2.Repository,
     tree: pygit2.Tree | None,
-    changes: Mapping[str, list[str]],
+    changes: Mapping[str, list[str] | pygit2.Oid],
     top: bool,
 ) -> tuple[pygit2.Oid, int]:
     """Write `tree` with lines added to the notes named by (remaining) object ids in `changes`.
@@ -373,12 +384,13 @@ def _apply(
     fan-out directory, and at deeper levels stays here when no deeper fan-out exists. A
     deeper directory that would pass FANOUT_LIMIT notes is split one level further first, as
     git's own notes code splits crowded levels, so every tree on a lookup's path stays small.
-    Returns the new tree and how many records it holds that `tree` did not.
+    A change that is a blob id (a note ntrk cannot read whole) is added only where no note
+    exists, as it is. Returns the new tree and how many records it holds that `tree` did not.
     """
     if not top and tree is not None and _needs_split(tree, changes):
         tree = git[_split(git, tree)].peel(pygit2.Tree)
     builder = git.TreeBuilder(tree) if tree is not None else git.TreeBuilder()
-    deeper: dict[str, dict[str, list[str]]] = {}
+    deeper: dict[str, dict[str, list[str] | pygit2.Oid]] = {}
     added = 0
     for rest, lines in changes.items():
         existing = _entry(tree, rest)
@@ -388,7 +400,11 @@ def _apply(
         if existing is None and (top or (subtree is not None and subtree.type_str == "tree")):
             deeper.setdefault(rest[:2], {})[rest[2:]] = lines
             continue
-        before = _existing_text(git, existing.id) if existing is not None else ""
+        if isinstance(lines, pygit2.Oid):
+            if existing is None:
+                builder.insert(rest, lines, pygit2.enums.FileMode.BLOB)
+            continue  # two notes on one object, one unreadable: ours stays, theirs is in history
+        before = _existing_lines(git, existing.id) if existing is not None else []
         merged, new = _union(before, lines)
         builder.insert(rest, git.create_blob(merged), pygit2.enums.FileMode.BLOB)
         added += new
@@ -405,16 +421,16 @@ def _apply(
     return builder.write(), added
 
 
-def _existing_text(git: pygit2.Repository, blob_id: pygit2.Oid) -> str:
-    """A note's text before lines are added to it. One that cannot be read stops the write:
-    replacing it would drop the records it holds."""
-    try:
-        return read_note_text(git, blob_id)
-    except NoteUnreadable as exc:
-        raise NotesError(f"the note to add to is {exc}") from exc
+def _existing_lines(git: pygit2.Repository, blob_id: pygit2.Oid) -> list[str]:
+    """A note's lines before lines are added to it. One that cannot be read whole stops the
+    write: replacing it would drop the records it holds."""
+    lines = _whole_note(git, blob_id)
+    if lines is None:
+        raise NotesError("the note to add to cannot be read whole (missing or too large)")
+    return lines
 
 
-def _needs_split(tree: pygit2.Tree, changes: Mapping[str, list[str]]) -> bool:
+def _needs_split(tree: pygit2.Tree, changes: Mapping[str, list[str] | pygit2.Oid]) -> bool:
     if any(entry.type_str == "tree" for entry in tree):
         return False  # already fanned out below this level
     new = sum(1 for rest in changes if _entry(tree, rest) is None)
@@ -445,10 +461,10 @@ def _entry(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
         return None
 
 
-def _union(existing: str, lines: Iterable[str]) -> tuple[bytes, int]:
-    """`existing` with the new lines appended, skipping lines whose record is already there;
+def _union(kept: list[str], lines: Iterable[str]) -> tuple[bytes, int]:
+    """`kept` with the new lines appended, skipping lines whose record is already there;
     and how many were appended."""
-    kept = split_lines(existing)
+    kept = list(kept)
     seen = {_line_key(line) for line in kept}
     added = 0
     for line in lines:

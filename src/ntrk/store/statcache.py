@@ -1,6 +1,7 @@
 """The stat cache: a file whose stat data is unchanged since ntrk hashed it is not hashed again.
 
-Like git's index and DVC's state database, an entry is keyed by path and trusted only while
+Like git's index and DVC's state database, an entry is keyed by path (its bytes: a file name
+need not be UTF-8) and trusted only while
 size, mtime, ctime, inode and device are all unchanged. Without git's "racy" trap: a file
 modified within `RACY_NS` of the moment it was hashed could change again without its mtime
 moving, so such an entry is never trusted and the file is hashed again.
@@ -23,7 +24,7 @@ from ntrk.layout import STAT_CACHE_NAME
 RACY_NS = 2_000_000_000  # coarser than any common file system's timestamps (FAT: 2 s)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
-    path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER, ctime INTEGER, ino INTEGER,
+    path BLOB PRIMARY KEY, size INTEGER, mtime INTEGER, ctime INTEGER, ino INTEGER,
     dev INTEGER, hashed_at INTEGER, md5 TEXT);
 """
 
@@ -49,7 +50,7 @@ class StatCache:
         try:
             row = self._db.execute(
                 "SELECT size, mtime, ctime, ino, dev, hashed_at, md5 FROM hashes WHERE path = ?",
-                (os.fsdecode(path),),
+                (os.fsencode(path),),
             ).fetchone()
         except sqlite3.Error:
             return None
@@ -66,7 +67,7 @@ class StatCache:
         with contextlib.suppress(sqlite3.Error):
             self._db.execute(
                 "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (os.fsdecode(path), *_stat_key(info), hashed_at, digest.md5),
+                (os.fsencode(path), *_stat_key(info), hashed_at, digest.md5),
             )
 
     def close(self) -> None:
