@@ -235,6 +235,21 @@ def snapshot_checkout(dest: Path) -> str:
     return commit_all(dest, "ntrk, as checked out")
 
 
+def broken_installation(tmp_path: Path, missing: str) -> Path:
+    """A Python environment where ntrk imports but its dependency `missing` does not."""
+    venv = tmp_path / "broken"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python*/site-packages")
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for name in {"click", "pygit2"} - {missing}:  # what is still there, from this environment
+        module = __import__(name)
+        (deps / name).symlink_to(Path(module.__file__).parent)
+    src = Path(__import__("ntrk").__file__).parent.parent
+    (site / "ntrk.pth").write_text(f"{src}\n{deps}\n")
+    return venv / "bin" / "python"
+
+
 def states(cli, *paths: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """What `nt status --json` says of each path."""
     import json

@@ -12,7 +12,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import NT, commit_all, git, nt, read_log, snapshot_checkout
+from conftest import (
+    NT,
+    broken_installation,
+    commit_all,
+    git,
+    nt,
+    read_log,
+    snapshot_checkout,
+)
 
 STEP = ["python", "step.py"]
 
@@ -150,6 +158,30 @@ def test_missing_ntrk_warns_and_lets_the_commit_through(hooked: Path) -> None:
     assert "install-hooks" not in done.stderr
     assert f"remove this hook: rm '{script.resolve()}'" in done.stderr
     assert done.stderr.count("\n") == 1  # one warning, none from post-commit
+
+
+@pytest.mark.parametrize("missing", ["click", "pygit2"])
+def test_a_broken_installation_warns_once_and_lets_the_commit_through(
+    hooked: Path, tmp_path: Path, missing: str
+) -> None:
+    python = broken_installation(tmp_path, missing)
+    for name in ("pre-commit", "post-commit"):
+        script = hooked / ".git" / "hooks" / name
+        script.write_text(
+            re.sub(r"NTRK_PYTHON='[^']*'", f"NTRK_PYTHON='{python}'", script.read_text())
+        )
+    record_one(hooked)
+    (hooked / "x.txt").write_text("x")
+    git(hooked, "add", "x.txt")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "x"], cwd=hooked, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1  # pre-commit's warning; post-commit stays quiet
+    assert done.stderr.startswith("nt: warning: the ntrk installed in ")
+    assert f"is broken (No module named '{missing}')" in done.stderr
 
 
 def test_installed_hook_uses_the_installing_interpreter(hooked: Path) -> None:
