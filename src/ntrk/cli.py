@@ -21,6 +21,8 @@ from ntrk.console import say
 from ntrk.errors import NtrkError
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from ntrk.commands.track import TrackResult
     from ntrk.repo import Repo
 
@@ -36,18 +38,46 @@ class _PassThrough(click.Command):
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args[:1] in (["-h"], ["--help"]):
+        if args[:1] in (["-h"], ["--help"]) and not ctx.resilient_parsing:
             click.echo(ctx.get_help())
             ctx.exit()
         if args[:1] == ["--"]:
             args = args[1:]
-        if not args:
+        if not args and not ctx.resilient_parsing:  # resilient: completing `nt track <TAB>`
             raise click.UsageError("missing the command to run", ctx)
         ctx.params["argv"] = tuple(args)
         return []
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return ["COMMAND [ARGS]..."]
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """A command from PATH first, then file names (as sudo and time complete)."""
+        from click.shell_completion import CompletionItem
+
+        if not ctx.params.get("argv") and "/" not in incomplete:
+            names = _commands_on_path(incomplete)
+            if names:
+                return [CompletionItem(name) for name in names]
+        return [CompletionItem(incomplete, type="file")]
+
+
+def _commands_on_path(prefix: str) -> list[str]:
+    """Executable names on PATH that start with `prefix`, sorted, each once."""
+    found: set[str] = set()
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        try:
+            entries = list(os.scandir(directory or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(prefix) and entry.name not in found:
+                try:
+                    if entry.is_file() and os.access(entry.path, os.X_OK):
+                        found.add(entry.name)
+                except OSError:
+                    continue
+    return sorted(found)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,8 +160,15 @@ def trace(file: Path, fmt: str) -> None:
     click.echo(render.trace(lineage, fmt), nl=False)
 
 
+def _complete_remote(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from ntrk.gitcli import run
+
+    listed = run(Path.cwd(), "remote").stdout.split()
+    return [name for name in listed if name.startswith(incomplete)]
+
+
 @cli.command()
-@click.argument("remote", required=False)
+@click.argument("remote", required=False, shell_complete=_complete_remote)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 def sync(remote: str | None, dry_run: bool) -> None:
     """Exchange lineage notes with REMOTE (default: the upstream's remote, else origin).
