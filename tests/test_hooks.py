@@ -409,15 +409,18 @@ def test_uninstall_finds_the_hook_the_pre_commit_framework_moved_aside(hooked: P
     uses_pre_commit_framework(hooked)  # migration mode: ntrk's hook becomes pre-commit.legacy
     hooks = hooked / ".git" / "hooks"
     assert "ntrk-managed-hook" in (hooks / "pre-commit.legacy").read_text()
+    record_one(hooked)
+    git(hooked, "add", "clean.csv")
+    assert commit(hooked, "the framework runs ntrk's hook first").returncode == 0
+    assert len(committed_log(hooked)) == 1
     out = install(hooked, "--uninstall")
     assert "removed .git/hooks/pre-commit.legacy, ntrk's pre-commit hook (the pre-commit " in out
     assert not (hooks / "pre-commit.legacy").exists()
     assert "pre-commit" in (hooks / "pre-commit").read_text()  # the framework's stays
-    record_one(hooked)
-    (hooked / "x.txt").write_text("x")
-    git(hooked, "add", "x.txt")
+    record_one(hooked, "second.csv")
+    git(hooked, "add", "second.csv")
     assert commit(hooked, "x").returncode == 0
-    assert committed_log(hooked) == []  # nothing of ntrk's runs any more
+    assert len(committed_log(hooked)) == 1  # nothing of ntrk's runs any more
 
 
 def test_uninstall_puts_a_kept_hook_back_where_the_framework_runs_it(repo: Path) -> None:

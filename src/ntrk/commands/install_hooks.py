@@ -92,8 +92,7 @@ def is_ours(path: Path) -> bool:
 
 
 def installed(repo: Repo) -> bool:
-    """Whether ntrk's pre-commit hook runs on a commit (the pre-commit framework runs a
-    hook it moved to `pre-commit.legacy` before its own)."""
+    """Whether ntrk's pre-commit hook runs on a commit (also as the framework's `.legacy`)."""
     directory = hooks_dir(repo)
     return is_ours(directory / "pre-commit") or is_ours(directory / "pre-commit.legacy")
 
