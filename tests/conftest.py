@@ -215,6 +215,41 @@ def chain(repo: Path, cli) -> Path:  # type: ignore[no-untyped-def]
     return repo
 
 
+def snapshot_checkout(dest: Path) -> str:
+    """This checkout's files as git would clone them (tracked and new, not ignored) in a fresh
+    repository at `dest`, committed; returns the commit id. Stands for a clone of ntrk."""
+    root = Path(__file__).resolve().parent.parent
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split(b"\0")):
+        source = root / os.fsdecode(name)
+        if source.is_file():  # a file deleted but not yet staged is still listed
+            target = dest / os.fsdecode(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    git(dest, "init", "-q")
+    return commit_all(dest, "ntrk, as checked out")
+
+
+def broken_installation(tmp_path: Path, missing: str) -> Path:
+    """A Python environment where ntrk imports but its dependency `missing` does not."""
+    venv = tmp_path / "broken"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python*/site-packages")
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for name in {"click", "pygit2"} - {missing}:  # what is still there, from this environment
+        module = __import__(name)
+        (deps / name).symlink_to(Path(module.__file__).parent)
+    src = Path(__import__("ntrk").__file__).parent.parent
+    (site / "ntrk.pth").write_text(f"{src}\n{deps}\n")
+    return venv / "bin" / "python"
+
+
 def states(cli, *paths: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """What `nt status --json` says of each path."""
     import json

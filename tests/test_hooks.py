@@ -12,9 +12,24 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import NT, commit_all, git, nt, read_log
+from conftest import (
+    NT,
+    broken_installation,
+    commit_all,
+    git,
+    nt,
+    read_log,
+    snapshot_checkout,
+)
 
 STEP = ["python", "step.py"]
+
+
+def with_nt() -> dict[str, str]:
+    """The environment of someone who installed ntrk and has it on PATH."""
+    return {**os.environ, "PATH": f"{Path(NT).parent}{os.pathsep}/usr/bin:/bin"}
+
+
 FOREIGN = '#!/bin/sh\necho foreign-ran >> "$(git rev-parse --show-toplevel)/foreign.log"\n'
 
 
@@ -112,7 +127,11 @@ def test_track_message_mentions_the_hook(hooked: Path) -> None:
 def test_ignored_store_warns_and_stages_nothing(hooked: Path) -> None:
     (hooked / ".gitignore").write_text(".ntrk/\n")
     commit_all(hooked, "ignore ntrk")
-    record_one(hooked)
+    tracked = nt(hooked, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    assert tracked.code == 0, tracked.err
+    # nt track does not promise what the hook will not do.
+    assert "your next git commit carries the log" not in tracked.err
+    assert "git ignores .ntrk/, so no commit carries the log" in tracked.err
     (hooked / "x.txt").write_text("x")
     git(hooked, "add", "x.txt")
     done = subprocess.run(
@@ -134,7 +153,35 @@ def test_missing_ntrk_warns_and_lets_the_commit_through(hooked: Path) -> None:
         ["git", "commit", "-q", "-m", "x"], cwd=hooked, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0
-    assert "ntrk: not installed, so the lineage log was not staged" in done.stderr
+    assert "ntrk: not installed here, so the lineage log was not staged" in done.stderr
+    # It names what works without ntrk, not an nt command.
+    assert "install-hooks" not in done.stderr
+    assert f"remove this hook: rm '{script.resolve()}'" in done.stderr
+    assert done.stderr.count("\n") == 1  # one warning, none from post-commit
+
+
+@pytest.mark.parametrize("missing", ["click", "pygit2"])
+def test_a_broken_installation_warns_once_and_lets_the_commit_through(
+    hooked: Path, tmp_path: Path, missing: str
+) -> None:
+    python = broken_installation(tmp_path, missing)
+    for name in ("pre-commit", "post-commit"):
+        script = hooked / ".git" / "hooks" / name
+        script.write_text(
+            re.sub(r"NTRK_PYTHON='[^']*'", f"NTRK_PYTHON='{python}'", script.read_text())
+        )
+    record_one(hooked)
+    (hooked / "x.txt").write_text("x")
+    git(hooked, "add", "x.txt")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "x"], cwd=hooked, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1  # pre-commit's warning; post-commit stays quiet
+    assert done.stderr.startswith("nt: warning: the ntrk installed in ")
+    assert f"is broken (No module named '{missing}')" in done.stderr
 
 
 def test_installed_hook_uses_the_installing_interpreter(hooked: Path) -> None:
@@ -200,7 +247,7 @@ def test_conflicting_kept_hook_is_refused(repo: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["relative", "absolute", "home"])
 def test_core_hooks_path(repo: Path, kind: str, hermetic_git: Path) -> None:
-    if kind == "relative":
+    if kind == "relative":  # inside the work tree: shared, so it takes --tracked
         git(repo, "config", "core.hooksPath", "githooks")
         where = repo / "githooks"
     elif kind == "absolute":
@@ -209,7 +256,7 @@ def test_core_hooks_path(repo: Path, kind: str, hermetic_git: Path) -> None:
     else:
         git(repo, "config", "core.hooksPath", "~/myhooks")
         where = hermetic_git / "myhooks"
-    install(repo)
+    install(repo, *(["--tracked"] if kind == "relative" else []))
     assert (where / "pre-commit").exists()
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
     if kind == "relative":
@@ -217,7 +264,8 @@ def test_core_hooks_path(repo: Path, kind: str, hermetic_git: Path) -> None:
     record_one(repo)
     (repo / "x.txt").write_text("x")
     git(repo, "add", "x.txt")
-    git(repo, "commit", "-q", "-m", "x")
+    # A shared folder's hooks find ntrk on PATH.
+    subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=repo, env=with_nt(), check=True)
     assert len(committed_log(repo)) == 1
 
 
@@ -244,7 +292,8 @@ def test_pre_push_hook_syncs_notes(repo: Path, tmp_path: Path) -> None:
         ["git", "push", "-q", "origin", "main"], cwd=repo, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert "notes synced with origin" in done.stderr
+    assert "nt: notes synced with origin" in done.stderr
+    assert "warning" not in done.stderr  # a success is not a warning
     assert git(server, "rev-parse", "refs/notes/ntrk", check=False).strip()
     assert git(server, "notes", "--ref=ntrk", "show", "main").count("\t") == 1
 
@@ -327,6 +376,147 @@ def test_wheel_ships_the_hooks_and_installs_them(tmp_path: Path, hermetic_git: P
     assert len(committed_log(fresh)) == 1
     assert shutil.which("nt", path=env["PATH"]) is None  # it was the venv's own ntrk
     assert read_log(fresh)[0]["outputs"][0]["path"] == "b.txt"
+
+
+# --- hook managers: the pre-commit framework, lefthook, husky ---------------------------------
+
+PRE_COMMIT = str(Path(NT).with_name("pre-commit"))
+LEFTHOOK_STAND_IN = "#!/bin/sh\n# LEFTHOOK: what lefthook installs calls `lefthook run`\nexit 0\n"
+# husky 9's generated stubs call `h`, which runs the user's .husky/<the stub's own name>.
+HUSKY_H = '#!/bin/sh\nscript="$(dirname "$(dirname "$0")")/$(basename "$0")"\n'
+HUSKY_H += '[ -f "$script" ] || exit 0\nsh -e "$script" "$@"\n'
+HUSKY_STUB = '#!/bin/sh\n. "$(dirname "$0")/h"\n'
+
+
+def pre_commit_framework(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PRE_COMMIT, *args], cwd=root, capture_output=True, text=True)
+
+
+def commit(root: Path, message: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "commit", "-q", "-m", message], cwd=root, capture_output=True, text=True
+    )
+
+
+def uses_pre_commit_framework(root: Path, config: str = "repos: []\n") -> None:
+    (root / ".pre-commit-config.yaml").write_text(config)
+    commit_all(root, "pre-commit config")
+    done = pre_commit_framework(root, "install")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_uninstall_finds_the_hook_the_pre_commit_framework_moved_aside(hooked: Path) -> None:
+    uses_pre_commit_framework(hooked)  # migration mode: ntrk's hook becomes pre-commit.legacy
+    hooks = hooked / ".git" / "hooks"
+    assert "ntrk-managed-hook" in (hooks / "pre-commit.legacy").read_text()
+    record_one(hooked)
+    git(hooked, "add", "clean.csv")
+    assert commit(hooked, "the framework runs ntrk's hook first").returncode == 0
+    assert len(committed_log(hooked)) == 1
+    out = install(hooked, "--uninstall")
+    assert "removed .git/hooks/pre-commit.legacy, ntrk's pre-commit hook (the pre-commit " in out
+    assert not (hooks / "pre-commit.legacy").exists()
+    assert "pre-commit" in (hooks / "pre-commit").read_text()  # the framework's stays
+    record_one(hooked, "second.csv")
+    git(hooked, "add", "second.csv")
+    assert commit(hooked, "x").returncode == 0
+    assert len(committed_log(hooked)) == 1  # nothing of ntrk's runs any more
+
+
+def test_uninstall_puts_a_kept_hook_back_where_the_framework_runs_it(repo: Path) -> None:
+    hooks = repo / ".git" / "hooks"
+    (hooks / "pre-commit").write_text(FOREIGN)
+    (hooks / "pre-commit").chmod(0o755)
+    install(repo)  # keeps the foreign hook as pre-commit.before-ntrk
+    uses_pre_commit_framework(repo)
+    out = install(repo, "--uninstall")
+    assert "put your hook back at .git/hooks/pre-commit.legacy" in out
+    assert (hooks / "pre-commit.legacy").read_text() == FOREIGN
+    assert not (hooks / "pre-commit.before-ntrk").exists()
+    (repo / "foreign.log").unlink()
+    (repo / "x.txt").write_text("x")
+    git(repo, "add", "x.txt")
+    assert commit(repo, "x").returncode == 0
+    assert (repo / "foreign.log").read_text() == "foreign-ran\n"  # the framework ran it
+
+
+def test_uninstall_finds_the_hook_lefthook_set_aside(hooked: Path) -> None:
+    hooks = hooked / ".git" / "hooks"
+    os.rename(hooks / "pre-commit", hooks / "pre-commit.old")  # what `lefthook install` does
+    (hooks / "pre-commit").write_text(LEFTHOOK_STAND_IN)
+    out = install(hooked, "--uninstall")
+    assert "removed .git/hooks/pre-commit.old, ntrk's pre-commit hook (lefthook had" in out
+    assert "removed .git/hooks/post-commit" in out
+    assert not (hooks / "pre-commit.old").exists()
+    assert (hooks / "pre-commit").read_text() == LEFTHOOK_STAND_IN
+
+
+def uses_husky(root: Path) -> None:
+    """husky 9's layout: core.hooksPath=.husky/_ (generated, ignored), scripts in .husky/."""
+    generated = root / ".husky" / "_"
+    generated.mkdir(parents=True)
+    (generated / ".gitignore").write_text("*")
+    (generated / "h").write_text(HUSKY_H)
+    for name in ("pre-commit", "post-commit", "pre-push"):
+        (generated / name).write_text(HUSKY_STUB)
+        (generated / name).chmod(0o755)
+    (root / ".husky" / "pre-commit").write_text("echo husky-ran > husky.log\nnt hook pre-commit\n")
+    git(root, "config", "core.hooksPath", ".husky/_")
+
+
+def test_uninstall_finds_hooks_that_husky_left_behind(hooked: Path) -> None:
+    uses_husky(hooked)  # git runs .husky/_ now; ntrk's hooks in .git/hooks sleep
+    out = install(hooked, "--uninstall")
+    assert (
+        "removed .git/hooks/pre-commit, ntrk's pre-commit hook (git did not run it while "
+        "core.hooksPath is .husky/_" in out
+    )
+    assert not (hooked / ".git" / "hooks" / "pre-commit").exists()
+    assert not (hooked / ".git" / "hooks" / "post-commit").exists()
+    assert "left .husky/pre-commit alone: it is your husky script, and it still runs" in out
+
+
+def test_install_into_huskys_generated_folder_says_what_to_do_instead(repo: Path) -> None:
+    uses_husky(repo)
+    before = sorted((p.name, p.read_bytes()) for p in (repo / ".husky" / "_").iterdir())
+    result = nt(repo, "install-hooks")
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert "add the line `nt hook pre-commit` to .husky/pre-commit" in result.err
+    assert sorted((p.name, p.read_bytes()) for p in (repo / ".husky" / "_").iterdir()) == before
+
+
+def test_the_frameworks_ntrk_hook_never_passes_while_leaving_the_log_behind(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The hook from .pre-commit-hooks.yaml, installed by the real framework from a clone."""
+    source = tmp_path / "ntrk-source"
+    rev = snapshot_checkout(source)
+    config = f"repos:\n- repo: {source}\n  rev: {rev}\n  hooks: [{{id: ntrk-stage-log}}]\n"
+    uses_pre_commit_framework(repo, config)
+    record_one(repo)
+    git(repo, "add", "clean.csv")
+    first = commit(repo, "first")  # a new log: the framework leaves untracked files alone
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert len(committed_log(repo)) == 1
+    record_one(repo, "second.csv")
+    git(repo, "add", "second.csv")
+    second = commit(repo, "second")  # the log changed: the framework stashes that change
+    said = second.stdout + second.stderr  # git shows a hook's output on stderr
+    assert second.returncode != 0
+    assert "Passed" not in said and "Failed" in said
+    assert "run git add .ntrk/runs.jsonl, then commit again" in said
+    assert len(committed_log(repo)) == 1
+    git(repo, "add", ".ntrk/runs.jsonl")
+    third = commit(repo, "second")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert len(committed_log(repo)) == 2
+    # Outside a commit the framework stashes nothing; the hook says the same, not "files were
+    # modified by this hook".
+    record_one(repo, "third.csv")
+    checked = pre_commit_framework(repo, "run", "--all-files")
+    assert checked.returncode != 0
+    assert "files were modified by this hook" not in checked.stdout
+    assert "run git add .ntrk/runs.jsonl" in checked.stdout
 
 
 def test_nt_is_what_the_tests_run() -> None:

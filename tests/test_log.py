@@ -23,3 +23,16 @@ def test_log_newest_first_and_filtered(chain: Path, cli) -> None:
 def test_log_json(chain: Path, cli) -> None:
     data = json.loads(cli("log", "--json").out)
     assert [rec["id"] for rec in data] == [rec["id"] for rec in reversed(read_log(chain))]
+
+
+def test_no_recorded_run_is_said(repo: Path, cli) -> None:
+    result = cli("log")
+    assert result.code == 0 and result.out == ""
+    assert result.err.startswith("nt: no recorded runs yet — record one with nt track COMMAND")
+    assert "nt sync" in result.err
+
+
+def test_no_run_for_a_path_is_said(chain: Path, cli) -> None:
+    result = cli("log", "step.py")
+    assert result.code == 0 and result.out == ""
+    assert result.err == "nt: no recorded run read or wrote step.py\n"

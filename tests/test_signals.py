@@ -173,3 +173,118 @@ def test_a_command_started_with_sigchld_ignored_still_reports_its_status(repo: P
     )
     assert done.returncode == 0, done.stderr
     assert len(read_log(repo)) == 1
+
+
+# Counts the signal given as argv[1]; stops one second after the first, so that a second copy
+# (a forwarded duplicate arrives within ntrk's grace time) would be counted.
+COUNTS = """
+import os, signal, sys, time
+signo = int(sys.argv[1])
+count, first = 0, None
+def on_signal(received, frame):
+    global count, first
+    count += 1
+    first = first or time.monotonic()
+signal.signal(signo, on_signal)
+if sys.argv[2] == "leave-group":
+    os.setpgid(0, 0)
+open("started", "w").close()
+if sys.argv[2] == "signal-own-group":
+    os.kill(0, signo)
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline and (first is None or time.monotonic() < first + 1):
+    time.sleep(0.01)
+open("count", "w").write(str(count))
+"""
+
+
+def track_counting(signo: int, mode: str = "-") -> list[str]:
+    return [NT, "track", "python", "-c", COUNTS, str(int(signo)), mode, "-o", "count"]
+
+
+def wait_started(repo: Path, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while not (repo / "started").exists():
+        assert time.monotonic() < deadline, "the wrapped command never started"
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.01)
+
+
+def test_a_signal_to_the_whole_group_reaches_the_command_once(repo: Path) -> None:
+    """`kill -- -PGID`: the command got it from the sender; ntrk must not send it again."""
+    proc = subprocess.Popen(
+        track_counting(signal.SIGTERM),
+        cwd=repo,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # ntrk leads its own group, as a shell job does
+    )
+    wait_started(repo, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+    assert (repo / "count").read_text() == "1"
+    assert read_log(repo) == []
+
+
+# What coreutils' timeout does when its time is up (src/timeout.c, cleanup()): it leads a
+# process group of its own, signals its child, then the whole group with itself ignoring it.
+# Here it waits for the command to start instead of for a duration, so the test is not a race.
+LIKE_TIMEOUT = """
+import os, signal, subprocess, sys, time
+os.setpgid(0, 0)
+proc = subprocess.Popen(sys.argv[1:])
+deadline = time.monotonic() + 20
+while not os.path.exists("started") and time.monotonic() < deadline:
+    time.sleep(0.01)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+os.kill(proc.pid, signal.SIGINT)
+os.kill(0, signal.SIGINT)
+sys.exit(proc.wait())
+"""
+
+
+def test_timeout_reaches_the_command_once(repo: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LIKE_TIMEOUT, *track_counting(signal.SIGINT)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 128 + signal.SIGINT, done.stderr
+    assert (repo / "count").read_text() == "1"
+    assert read_log(repo) == []
+
+
+def test_a_command_that_signals_its_own_group_gets_the_signal_once(repo: Path) -> None:
+    done = subprocess.run(
+        track_counting(signal.SIGTERM, "signal-own-group"),
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,  # the group it signals is ntrk's, not the test's
+    )
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert (repo / "count").read_text() == "1"
+
+
+def test_a_command_that_left_the_group_still_gets_a_group_signal(repo: Path) -> None:
+    """Nothing sent to ntrk's group reaches a command that made a group of its own."""
+    proc = subprocess.Popen(
+        track_counting(signal.SIGTERM, "leave-group"),
+        cwd=repo,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    wait_started(repo, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+    assert (repo / "count").read_text() == "1"
+
+
+def test_a_signal_to_ntrk_alone_reaches_the_command_once(repo: Path) -> None:
+    proc = subprocess.Popen(track_counting(signal.SIGTERM), cwd=repo, stderr=subprocess.PIPE)
+    wait_started(repo, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+    assert (repo / "count").read_text() == "1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import commit_all, read_log, states
+from conftest import commit_all, git, read_log, states
 
 
 def test_status_all_ok_exits_0(chain: Path, cli) -> None:
@@ -66,3 +66,16 @@ def test_status_of_a_deep_chain(repo: Path, cli) -> None:
     (repo / "f0").write_bytes(b"changed")
     result = cli("status", f"f{depth}")
     assert result.out == f"stale     f{depth}  (upstream f{depth - 1} is stale)\n"
+
+
+def test_no_recorded_run_is_said_and_fails_the_gate(repo: Path, cli, tmp_path: Path) -> None:
+    """A clone where nothing was recorded or fetched: status checked nothing, so it says so
+    and exits 1 (a CI gate must not pass on nothing)."""
+    result = cli("status")
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.startswith("nt: no recorded runs yet — record one with nt track COMMAND")
+    assert "nt sync fetches the runs recorded in other clones" in result.err
+    assert json.loads(cli("status", "--json").out) == []
+    git(repo, "remote", "add", "origin", str(tmp_path / "elsewhere.git"))
+    assert "nt sync origin fetches the runs" in cli("status").err  # the remote never fetched

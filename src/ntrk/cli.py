@@ -21,6 +21,8 @@ from ntrk.console import say
 from ntrk.errors import NtrkError
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from ntrk.commands.track import TrackResult
     from ntrk.repo import Repo
 
@@ -36,18 +38,46 @@ class _PassThrough(click.Command):
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args[:1] in (["-h"], ["--help"]):
+        if args[:1] in (["-h"], ["--help"]) and not ctx.resilient_parsing:
             click.echo(ctx.get_help())
             ctx.exit()
         if args[:1] == ["--"]:
             args = args[1:]
-        if not args:
+        if not args and not ctx.resilient_parsing:  # resilient: completing `nt track <TAB>`
             raise click.UsageError("missing the command to run", ctx)
         ctx.params["argv"] = tuple(args)
         return []
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return ["COMMAND [ARGS]..."]
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """A command from PATH first, then file names (as sudo and time complete)."""
+        from click.shell_completion import CompletionItem
+
+        if not ctx.params.get("argv") and "/" not in incomplete:
+            names = _commands_on_path(incomplete)
+            if names:
+                return [CompletionItem(name) for name in names]
+        return [CompletionItem(incomplete, type="file")]
+
+
+def _commands_on_path(prefix: str) -> list[str]:
+    """Executable names on PATH that start with `prefix`, sorted, each once."""
+    found: set[str] = set()
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        try:
+            entries = list(os.scandir(directory or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(prefix) and entry.name not in found:
+                try:
+                    if entry.is_file() and os.access(entry.path, os.X_OK):
+                        found.add(entry.name)
+                except OSError:
+                    continue
+    return sorted(found)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,12 +110,13 @@ def track(ctx: click.Context, argv: Sequence[str]) -> None:
 
 def _track(repo: Repo, argv: Sequence[str]) -> TrackResult:
     """Run one tracked command and say how to keep its record."""
-    from ntrk.commands import install_hooks
+    from ntrk.commands import hook, install_hooks
     from ntrk.commands.track import track as run_tracked
 
     result = run_tracked(repo, argv)
     if result.record is not None:
-        say(render.recorded(result.record, install_hooks.installed(repo)))
+        hooked, ignored = install_hooks.installed(repo), hook.log_is_ignored(repo)
+        say(render.recorded(result.record, hooked, ignored))
     return result
 
 
@@ -129,8 +160,15 @@ def trace(file: Path, fmt: str) -> None:
     click.echo(render.trace(lineage, fmt), nl=False)
 
 
+def _complete_remote(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from ntrk.gitcli import run
+
+    listed = run(Path.cwd(), "remote").stdout.split()
+    return [name for name in listed if name.startswith(incomplete)]
+
+
 @cli.command()
-@click.argument("remote", required=False)
+@click.argument("remote", required=False, shell_complete=_complete_remote)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 def sync(remote: str | None, dry_run: bool) -> None:
     """Exchange lineage notes with REMOTE (default: the upstream's remote, else origin).
@@ -176,7 +214,10 @@ def status_command(paths: tuple[Path, ...], as_json: bool) -> None:
     else:
         for line in render.status_lines(results):
             click.echo(line)
-    click.get_current_context().exit(0 if all(r.state == "ok" for r in results) else 1)
+    if not results:  # nothing recorded: a gate that checked nothing must not pass
+        _say_no_runs(repo)
+    ok = bool(results) and all(r.state == "ok" for r in results)
+    click.get_current_context().exit(0 if ok else 1)
 
 
 @cli.command()
@@ -274,12 +315,23 @@ def log_command(path: Path | None, as_json: bool, max_count: int | None) -> None
     from ntrk.text import json_dumps
 
     repo = _repo()
-    found = log.runs(repo, _relpath(repo, path) if path else None, max_count)
+    relpath = _relpath(repo, path) if path else None
+    found = log.runs(repo, relpath, max_count)
     if as_json:
         click.echo(json_dumps([rec.to_dict() for rec in found], indent=2))
     else:
         for rec in found:
             click.echo(render.log_line(rec))
+    if not found and (relpath is None or not log.runs(repo, None, 1)):
+        _say_no_runs(repo)
+    elif not found:
+        say(f"no recorded run read or wrote {relpath}")
+
+
+def _say_no_runs(repo: Repo) -> None:
+    from ntrk.commands import sync
+
+    say(render.no_runs(sync.never_fetched(repo)))
 
 
 def _repo() -> Repo:
@@ -298,14 +350,22 @@ def _relpath(repo: Repo, path: Path) -> str:
 
 @cli.command("install-hooks")
 @click.option("--push-notes", is_flag=True, help="Also sync lineage notes on every git push.")
+@click.option(
+    "--tracked",
+    is_flag=True,
+    help="Install into a hooks folder the repository shares (core.hooksPath=.githooks).",
+)
 @click.option("--uninstall", is_flag=True, help="Remove ntrk's hooks; put back what they replaced.")
-def install_hooks(push_notes: bool, uninstall: bool) -> None:
+def install_hooks(push_notes: bool, tracked: bool, uninstall: bool) -> None:
     """Install git hooks that keep the lineage log with the code.
 
     The pre-commit hook stages .ntrk/runs.jsonl (and the sidecars of staged outputs), so every
     commit carries the runs recorded so far. With --push-notes, a pre-push hook runs nt sync for
     the remote being pushed to. Hooks already there are kept and run first. Also sets the notes
-    config that nt sync sets.
+    config that nt sync sets. A hooks folder inside the work tree (core.hooksPath) is shared
+    with everyone who clones: installing there takes --tracked, and the hooks then call nt
+    from PATH. --uninstall also finds ntrk's hooks where pre-commit, lefthook or husky moved
+    them.
 
     \b
     nt install-hooks
@@ -324,50 +384,82 @@ def install_hooks(push_notes: bool, uninstall: bool) -> None:
             click.echo("no ntrk hooks were installed")
         return
     names = hooks.DEFAULT_HOOKS + (hooks.PUSH_HOOKS if push_notes else ())
-    for change in hooks.install(repo, names):
+    for change in hooks.install(repo, names, tracked):
         click.echo(render.hook_change(change))
     for setting in notes.configure(repo.git):
         click.echo(f"set {setting}")
+    if tracked:
+        say(render.tracked_hooks(hooks.hooks_dir(repo).relative_to(repo.root)))
 
 
 @cli.command(hidden=True)
 @click.argument("name", type=click.Choice(["pre-commit", "post-commit", "pre-push"]))
 @click.argument("remote", required=False)
-def hook(name: str, remote: str | None) -> None:
+@click.pass_context
+def hook(ctx: click.Context, name: str, remote: str | None) -> None:
     """Run the work of ntrk's git hook NAME (called by the installed hook scripts).
 
     \b
     nt hook pre-commit
     """
+    from ntrk.errors import broken_installation
+
+    try:
+        left_out = _hook_work(name, remote)
+    except NtrkError as error:  # a hook warns; it never stops git because of ntrk
+        say(f"warning: {error}")
+        return
+    except ImportError as error:  # one line, not a traceback per hook; pre-commit's suffices
+        if name != "post-commit":
+            say(f"warning: {broken_installation(error)}")
+        return
+    if left_out:  # only under the pre-commit framework: a pass would lose the runs
+        say(render.left_out(left_out))
+        ctx.exit(1)
+
+
+def _hook_work(name: str, remote: str | None) -> list[str]:
+    """Do hook NAME's work; the lineage files the commit must not go without, if any."""
     from ntrk.commands import hook as hook_work
     from ntrk.commands.sync import sync as sync_notes
 
-    try:
-        repo = _repo()
-        if name == "pre-commit":
-            hook_work.pre_commit(repo)
-        elif name == "post-commit":
-            hook_work.post_commit(repo)
-        elif remote:
-            try:
-                report = sync_notes(repo, remote)
-            except NtrkError as error:
-                raise NtrkError(
-                    f"notes not synced with {remote}: {error.what}", error.hint
-                ) from error
-            say(
-                f"warning: notes synced with {remote}: {render.sync_summary(report, dry_run=False)}"
-            )
-    except NtrkError as error:  # a hook warns; it never stops git because of ntrk
-        say(f"warning: {error}")
+    repo = _repo()
+    if name == "pre-commit":
+        return hook_work.pre_commit(repo).left_out
+    if name == "post-commit":
+        hook_work.post_commit(repo)
+    elif remote:
+        try:
+            report = sync_notes(repo, remote)
+        except NtrkError as error:
+            raise NtrkError(f"notes not synced with {remote}: {error.what}", error.hint) from error
+        say(f"notes synced with {remote}: {render.sync_summary(report, dry_run=False)}")
+    return []
+
+
+# What an interrupted command leaves behind, by command; read commands leave nothing.
+_INTERRUPTED = {
+    "track": "interrupted — nothing was recorded",
+    "rerun": "interrupted — the steps that had finished are recorded; the rest did not run",
+    "sync": "interrupted — run nt sync again to finish sharing the notes",
+    "install-hooks": "interrupted — run nt install-hooks again",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and turn every outcome into an exit code; never a traceback."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    prog = "ntrk" if Path(sys.argv[0]).name == "ntrk" else "nt"
     try:
-        result: Any = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        result: Any = cli.main(args=args, prog_name=prog, standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
+    except click.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # plain `nt`: the help, on stderr
+            error.show()
+        else:
+            say(_usage_line(error, prog))
+        return error.exit_code
     except click.ClickException as error:
         error.show()
         return error.exit_code
@@ -375,15 +467,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(str(error))
         return error.exit_code
     except (KeyboardInterrupt, click.Abort):
-        say("interrupted — nothing was recorded")
+        command = next((arg for arg in args if not arg.startswith("-")), "")
+        say(_INTERRUPTED.get(command, "interrupted"))
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`nt trace x | head`); silence the flush at exit as well.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except ImportError as error:  # a dependency missing: the installation, not ntrk, is broken
+        from ntrk.errors import broken_installation
+
+        say(str(broken_installation(error)))
+        return 1
     except Exception as error:  # a bug in ntrk, not something the user did
         return _report_internal_error(error)
     return result if isinstance(result, int) else 0
+
+
+def _usage_line(error: click.UsageError, prog: str) -> str:
+    """A usage error as every other failure: `what — what to do`, on one line."""
+    what = " ".join(error.format_message().split()).rstrip(".")
+    if what[:1].isupper() and not what[1:2].isupper():
+        what = what[0].lower() + what[1:]
+    command = error.ctx.command_path if error.ctx is not None else prog
+    return f"{what} — see {command} --help"
 
 
 def _report_internal_error(error: Exception) -> int:

@@ -18,3 +18,14 @@ class NtrkError(Exception):
 
 class InvalidRecord(ValueError):
     """A record (from a log line, a sidecar or a note) that fails validation."""
+
+
+def broken_installation(error: ImportError) -> NtrkError:
+    """The error for ntrk's own dependencies failing to import: a broken installation."""
+    import sys
+
+    return NtrkError(
+        f"the ntrk installed in {sys.prefix} is broken ({error})",
+        "reinstall it the way it was installed, e.g. pip install --force-reinstall . in a "
+        "clone of ntrk (see the README's Install)",
+    )

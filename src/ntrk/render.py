@@ -13,6 +13,8 @@ from ntrk.layout import KEPT_HOOK_SUFFIX, LOG_RELPATH, NOTES_REF, STORE_DIR
 from ntrk.text import shell_join, visible
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ntrk.commands.install_hooks import HookChange
     from ntrk.commands.rerun import PlannedStep, Verdict
     from ntrk.commands.status import OutputStatus
@@ -59,9 +61,14 @@ def _marker(state: str | None) -> str:
     return f" [{state}]" if state else ""
 
 
-def recorded(rec: Record, hooks_installed: bool) -> str:
+def recorded(rec: Record, hooks_installed: bool, log_ignored: bool = False) -> str:
     """What `nt track` says after recording: the run's id, and how the record is kept."""
-    if hooks_installed:
+    if log_ignored:
+        keep = (
+            f"git ignores {STORE_DIR}/, so no commit carries the log: remove it from your "
+            "ignore rules to keep lineage with the code (nt sync still shares the notes)"
+        )
+    elif hooks_installed:
         # git stops before the pre-commit hook when nothing is staged: say how to commit the
         # log alone.
         keep = (
@@ -71,6 +78,29 @@ def recorded(rec: Record, hooks_installed: bool) -> str:
     else:
         keep = f"commit {LOG_RELPATH} to keep it (git add {STORE_DIR} && git commit)."
     return f"recorded {rec.id[:8]} ({len(rec.outputs)} output(s)); {keep}"
+
+
+def left_out(paths: Sequence[str]) -> str:
+    """Why ntrk's hook under the pre-commit framework failed, and what to run."""
+    listed = shell_join(paths)
+    return (
+        f"{visible(', '.join(paths))} changed since git add, and the pre-commit framework keeps "
+        "unstaged changes out of the commit (it stashes them while hooks run), so the commit "
+        f"would miss runs — run git add {listed}, then commit again"
+    )
+
+
+def no_runs(never_fetched: Sequence[str]) -> str:
+    """What `nt status` and `nt log` say when there is no recorded run at all."""
+    fetch = (
+        f"nt sync {never_fetched[0]} fetches the runs recorded in other clones"
+        if never_fetched
+        else "nt sync fetches the runs recorded in other clones"
+    )
+    return (
+        "no recorded runs yet — record one with nt track COMMAND "
+        f"(e.g. nt track python clean.py -i raw.csv -o clean.csv); {fetch}"
+    )
 
 
 def status_lines(statuses: Sequence[OutputStatus]) -> list[str]:
@@ -143,14 +173,37 @@ def sync_summary(report: SyncReport, dry_run: bool) -> str:
 
 
 def hook_change(change: HookChange) -> str:
-    """What `nt install-hooks` did to one hook."""
+    """What `nt install-hooks` (or `--uninstall`) did to one hook, or found out about it."""
+    where = {
+        "": "",
+        "pre-commit": " (the pre-commit framework had moved it there, and ran it before its own)",
+        "lefthook": " (lefthook had moved it there, to put back on lefthook uninstall)",
+        "dormant": f" (git did not run it while core.hooksPath is {change.hooks_path}, "
+        "but would again without that setting)",
+        "husky": "",
+    }[change.moved_by]
     messages = {
         "installed": f"installed {change.path}",
         "updated": f"{change.path} is already ntrk's (refreshed)",
         "chained": f"installed {change.path}; your hook is kept as {change.name}{KEPT_HOOK_SUFFIX} "
         "and runs first",
-        "removed": f"removed {change.path}",
-        "restored": f"removed ntrk's {change.name} and put your hook back at {change.path}",
+        "removed": f"removed {change.path}"
+        + (f", ntrk's {change.name} hook{where}" if where else ""),
+        "restored": f"removed ntrk's {change.name} hook and put your hook back at "
+        f"{change.path}{where}",
         "left": f"left {change.path} alone: it is not ntrk's",
+        "orphaned": f"left {change.path} alone: ntrk kept your {change.name} hook there, but "
+        f"ntrk's hook in front of it was replaced, so nothing runs it now; move it back by "
+        "hand if you still want it",
+        "mentioned": f"left {change.path} alone: it is your husky script, and it still runs "
+        f"`nt hook {change.name}`; remove that line to stop ntrk there",
     }
     return visible(messages[change.action])
+
+
+def tracked_hooks(folder: Path) -> str:
+    """What to do after installing into a hooks folder the repository shares."""
+    return visible(
+        f"commit {folder} so that everyone who clones the repository gets the hooks "
+        f"(git add {folder} && git commit); until then nt track sees uncommitted changes"
+    )

@@ -1,7 +1,19 @@
-"""What ntrk's git hooks do when git runs them. A hook never stops git over ntrk itself."""
+"""What ntrk's git hooks do when git runs them. A hook never stops git over ntrk itself.
+
+Under the pre-commit framework (its hook `ntrk-stage-log`, from `.pre-commit-hooks.yaml`),
+one thing is different. The framework stashes every unstaged change while hooks run
+(`git diff-index --binary` into a patch file, then `git checkout -- .`) and fails a hook that
+changes what `git diff` shows. So there the hook stages only lineage files that are new to git
+(staging those changes nothing `git diff` shows), and when the log or a sidecar that the commit
+should carry has unstaged changes, whether the framework set them aside or not, the hook fails
+and says which `git add` to run: a hook that passed would leave the log out of the commit.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ntrk.console import warn
@@ -12,27 +24,94 @@ from ntrk.repo import Repo, self_and_parents
 from ntrk.store import sidecar
 
 
-def pre_commit(repo: Repo) -> list[str]:
-    """Stage the log, its attributes, and the sidecars of staged outputs; return what was added.
+@dataclass
+class PreCommit:
+    """What the pre-commit hook staged, and what it had to leave out of the commit."""
+
+    staged: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # only under the pre-commit framework
+
+
+def pre_commit(repo: Repo) -> PreCommit:
+    """Stage the log, its attributes, and the sidecars of staged outputs.
 
     `git add` runs in git's own index for this commit (GIT_INDEX_FILE is set by git, so a
     `git commit -- paths` stages into its temporary index), and from the work tree's root.
     """
-    # Without --no-index: a log that is already tracked stages fine whatever the ignore rules.
-    if run(repo.root, "check-ignore", "-q", LOG_RELPATH).returncode == 0:
+    if log_is_ignored(repo):
         warn(
             f"{LOG_RELPATH} is ignored by git, so the hook did not stage it "
             f"(remove {STORE_DIR}/ from your ignore rules to keep lineage with the code)"
         )
-        return []
+        return PreCommit()
     paths = [path for path in LOG_FILES if (repo.root / path).is_file()]
     paths += _sidecars_of(repo, _staged(repo))
-    if paths:
-        done = run(repo.root, "add", "--", *paths)
+    outcome = PreCommit(staged=paths)
+    if under_pre_commit_framework():
+        changed = set(_unstaged_changes(repo, paths)) | set(_set_aside(repo, paths))
+        outcome = PreCommit([p for p in paths if p not in changed], sorted(changed))
+    if outcome.staged:
+        done = run(repo.root, "add", "--", *outcome.staged)
         if done.returncode != 0:
             warn(f"could not stage the lineage log: {done.message}")
-            return []
-    return paths
+            outcome.staged = []
+    return outcome
+
+
+def log_is_ignored(repo: Repo) -> bool:
+    """Whether git ignores the log, so that no commit would carry it."""
+    # Without --no-index: a log that is already tracked stages fine whatever the ignore rules.
+    return run(repo.root, "check-ignore", "-q", LOG_RELPATH).returncode == 0
+
+
+def under_pre_commit_framework() -> bool:
+    """Whether the pre-commit framework runs this hook (it sets PRE_COMMIT=1 for its hooks)."""
+    return os.environ.get("PRE_COMMIT") == "1"
+
+
+def _unstaged_changes(repo: Repo, paths: list[str]) -> list[str]:
+    """Those of `paths` whose work-tree bytes differ from the index's (tracked files only)."""
+    if not paths:
+        return []
+    done = run(repo.root, "diff", "--name-only", "-z", "--no-ext-diff", "--", *paths)
+    return [path for path in done.stdout.split("\0") if path]
+
+
+def _set_aside(repo: Repo, paths: list[str]) -> list[str]:
+    """Those of `paths` (and the log files) whose changes the framework stashed for this run.
+
+    The framework writes the stash as `patch<time>-<its pid>` in its store directory
+    (pre_commit/staged_files_only.py, store.py), and this hook is its child. A patch counts
+    only while it still applies to the work tree, that is while the changes are set aside.
+    """
+    patch = _framework_patch()
+    if patch is None:
+        return []
+    listed = run(repo.root, "apply", "--numstat", "-z", "--", str(patch)).stdout
+    touched = {entry.split("\t", 2)[-1] for entry in listed.split("\0") if "\t" in entry}
+    wanted = sorted(touched & (set(paths) | set(LOG_FILES)))
+    if not wanted:
+        return []
+    includes = [f"--include={_literal_pattern(path)}" for path in wanted]
+    check = run(repo.root, "apply", "--check", *includes, "--", str(patch))
+    return wanted if check.returncode == 0 else []
+
+
+def _literal_pattern(path: str) -> str:
+    """`path` as a git wildmatch pattern that matches only itself."""
+    return re.sub(r"([*?\[\\])", r"\\\1", path)
+
+
+def _framework_patch() -> Path | None:
+    """The stash patch of the pre-commit process that runs this hook, if it made one."""
+    home = os.environ.get("PRE_COMMIT_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pre-commit"
+    )
+    try:
+        candidates = sorted(Path(home).glob(f"patch*-{os.getppid()}"), key=os.path.getmtime)
+    except OSError:
+        return None
+    return candidates[-1] if candidates else None
 
 
 def post_commit(repo: Repo) -> list[str]:

@@ -7,19 +7,31 @@
   and its failure still stops the commit (as pre-commit keeps `pre-commit.legacy`).
 - Installing twice equals installing once; `--uninstall` removes ntrk's scripts and renames
   the kept hooks back, byte for byte, mode included.
-- The script calls the interpreter that installed it (falling back to `nt` on PATH), so a
-  hook keeps working from a virtual environment that is not activated.
+- The script calls the interpreter that installed it (falling back to `nt` on PATH, then to
+  `python3 -m ntrk`), so a hook keeps working from a virtual environment that is not
+  activated.
+- A hooks folder inside the work tree that git does not ignore (`core.hooksPath=.githooks`,
+  husky 4-8's `.husky`) is shared with everyone who clones the repository: ntrk installs there
+  only with `--tracked`, and then writes scripts without this machine's interpreter path.
+  husky 9's generated `.husky/_` is rewritten by husky and dispatches on file names, so ntrk
+  never installs there; it says which line to add to the user's husky script instead.
+- Other hook managers move ntrk's hooks aside: the pre-commit framework's migration mode
+  renames an existing hook `NAME.legacy` (and still runs it first), lefthook renames it
+  `NAME.old` (and runs it no more), husky points `core.hooksPath` elsewhere (and git stops
+  running `.git/hooks`). Uninstall looks in all those places.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ntrk.errors import NtrkError
-from ntrk.gitcli import GitError, git
+from ntrk.gitcli import GitError, git, run
 from ntrk.layout import KEPT_HOOK_SUFFIX
 from ntrk.repo import Repo
 from ntrk.safeio import write_atomic
@@ -28,15 +40,26 @@ MARKER = b"ntrk-managed-hook"
 PYTHON_PLACEHOLDER = "@NTRK_PYTHON@"
 DEFAULT_HOOKS = ("pre-commit", "post-commit")
 PUSH_HOOKS = ("pre-push",)
+ALL_HOOKS = DEFAULT_HOOKS + PUSH_HOOKS
+# Where hook managers move a hook they found in their way, and whether they still run it.
+MOVED_BY = {".legacy": "pre-commit", ".old": "lefthook"}
+HUSKY_DIR = ".husky"
+# A line of a user's husky script that runs ntrk's hook work.
+_CALLS_NTRK = re.compile(rb"^[^#\n]*(?:\bnt|\bntrk|-m ntrk) hook\b", re.M)
 
 
 @dataclass(frozen=True)
 class HookChange:
-    """What install or uninstall did to one hook."""
+    """What install or uninstall did to one hook (or found out about it)."""
 
     name: str
     path: Path
-    action: str  # "installed", "updated", "chained", "removed", "restored", "left"
+    # installed, updated, chained, removed, restored, left, orphaned, mentioned
+    action: str
+    # Why the path is not simply NAME in the hooks directory: "pre-commit" or "lefthook"
+    # (a manager moved ntrk's hook there), or "dormant" (git does not run that directory).
+    moved_by: str = ""
+    hooks_path: str = ""  # core.hooksPath, for "dormant"
 
 
 def scripts_dir() -> Path:
@@ -49,17 +72,14 @@ def scripts_dir() -> Path:
             return candidate
     raise NtrkError(
         "ntrk's hook scripts are missing from this installation",
-        "reinstall ntrk (pip install --force-reinstall ntrk)",
+        f"reinstall ntrk in {sys.prefix} (pip install --force-reinstall, from where you "
+        "installed it; see the README's Install)",
     )
 
 
 def hooks_dir(repo: Repo) -> Path:
     """The directory git runs hooks from in this repository."""
-    try:
-        relative = git(repo.root, "rev-parse", "--git-path", "hooks").strip()
-    except GitError as exc:
-        raise NtrkError(f"git rev-parse failed: {exc.message}", "check the repository") from exc
-    return (repo.root / relative).resolve()
+    return _rev_parse(repo, "--git-path", "hooks")
 
 
 def is_ours(path: Path) -> bool:
@@ -72,49 +92,126 @@ def is_ours(path: Path) -> bool:
 
 
 def installed(repo: Repo) -> bool:
-    """Whether ntrk's pre-commit hook is in place."""
-    return is_ours(hooks_dir(repo) / "pre-commit")
+    """Whether ntrk's pre-commit hook runs on a commit (also as the framework's `.legacy`)."""
+    directory = hooks_dir(repo)
+    return is_ours(directory / "pre-commit") or is_ours(directory / "pre-commit.legacy")
 
 
 def render(name: str, python: str = sys.executable) -> str:
-    """The script for hook `name`, calling `python` (quoted for the shell's '...')."""
+    """The script for hook `name`, calling `python` (quoted for the shell's '...'); with an
+    empty `python`, only `nt` on PATH or `python3 -m ntrk`, as in a shared hooks folder."""
     script = (scripts_dir() / name).read_text(encoding="utf-8")
     return script.replace(PYTHON_PLACEHOLDER, python.replace("'", "'\\''"))
 
 
-def install(repo: Repo, names: tuple[str, ...] = DEFAULT_HOOKS) -> list[HookChange]:
-    """Install the named hooks, chaining any foreign hook already there."""
+def install(
+    repo: Repo, names: tuple[str, ...] = DEFAULT_HOOKS, tracked: bool = False
+) -> list[HookChange]:
+    """Install the named hooks, chaining any foreign hook already there.
+
+    A hooks folder that the repository shares needs `tracked`; one that husky generates is
+    refused with what to do instead.
+    """
     directory = hooks_dir(repo)
-    directory.mkdir(parents=True, exist_ok=True)
+    shown = _shown(repo, directory)
+    if _generated_by_husky(directory):
+        raise NtrkError(
+            f"core.hooksPath is husky's {shown}, which husky rewrites and which runs "
+            f"{HUSKY_DIR}/NAME by file name",
+            f"add the line `nt hook pre-commit` to {HUSKY_DIR}/pre-commit and "
+            f"`nt hook post-commit` to {HUSKY_DIR}/post-commit instead (nt must be on PATH "
+            "for everyone who commits)",
+        )
     plans = [_plan_install(directory, name) for name in names]  # check all before changing any
+    shared = _shared_folder(repo, directory)
+    if shared and not tracked:
+        raise NtrkError(
+            f"core.hooksPath is {shown}, a folder inside the work tree that git does not "
+            f"ignore, so it is shared with everyone who clones the repository: installing "
+            f"would {_describe(plans)} there",
+            "to do that, rerun with --tracked and commit the folder; to keep ntrk's hooks to "
+            "this clone, point core.hooksPath outside the work tree or unset it",
+        )
+    if tracked and not shared:
+        raise NtrkError(
+            f"--tracked installs into a hooks folder that the repository shares, and {shown} "
+            "is not one",
+            "run nt install-hooks without --tracked",
+        )
+    _check_writable(repo, directory)
     changes = []
-    for name, action in plans:
-        target, kept = directory / name, directory / f"{name}{KEPT_HOOK_SUFFIX}"
-        if action == "chained":
-            os.rename(target, kept)
-        write_atomic(target, render(name).encode("utf-8"), mode=0o755)
-        changes.append(HookChange(name, _shown(repo, target), action))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, action in plans:
+            target, kept = directory / name, directory / f"{name}{KEPT_HOOK_SUFFIX}"
+            if action == "chained":
+                os.rename(target, kept)
+            script = render(name, "" if tracked else sys.executable)
+            write_atomic(target, script.encode("utf-8"), mode=0o755)
+            changes.append(HookChange(name, _shown(repo, target), action))
+    except OSError as exc:
+        raise _not_writable(repo, directory, exc) from exc
     return changes
 
 
 def uninstall(repo: Repo) -> list[HookChange]:
-    """Remove ntrk's hooks and put back what they replaced."""
-    directory = hooks_dir(repo)
-    changes = []
-    for name in DEFAULT_HOOKS + PUSH_HOOKS:
-        target, kept = directory / name, directory / f"{name}{KEPT_HOOK_SUFFIX}"
-        if not target.exists() and not target.is_symlink():
+    """Remove ntrk's hooks, wherever a hook manager moved them, and put back what they
+    replaced; also say where a husky script still calls ntrk."""
+    active = hooks_dir(repo)
+    default = _rev_parse(repo, "--git-common-dir") / "hooks"  # without core.hooksPath
+    directories = [active] + ([default] if default != active else [])
+    changes: list[HookChange] = []
+    for directory in directories:
+        if not directory.is_dir():
             continue
-        if not is_ours(target):
-            changes.append(HookChange(name, _shown(repo, target), "left"))
-            continue
-        target.unlink()
-        if kept.exists() or kept.is_symlink():
-            os.rename(kept, target)
-            changes.append(HookChange(name, _shown(repo, target), "restored"))
-        else:
-            changes.append(HookChange(name, _shown(repo, target), "removed"))
+        dormant = "" if directory == active else _hooks_path_setting(repo)
+        try:
+            for name in ALL_HOOKS:
+                changes += _uninstall_one(repo, directory, name, dormant)
+        except OSError as exc:
+            raise _not_writable(repo, directory, exc) from exc
+    changes += _husky_mentions(repo)
     return changes
+
+
+def _uninstall_one(repo: Repo, directory: Path, name: str, dormant: str) -> Iterator[HookChange]:
+    kept = directory / f"{name}{KEPT_HOOK_SUFFIX}"
+    found_ours = False
+    for suffix, manager in [("", ""), *MOVED_BY.items()]:
+        path = directory / f"{name}{suffix}"
+        if not is_ours(path):
+            continue
+        found_ours = True
+        path.unlink()
+        moved_by = manager or ("dormant" if dormant else "")
+        if kept.exists() or kept.is_symlink():
+            # The hook ntrk kept aside goes back where ntrk's was: the manager runs it there
+            # (or, for lefthook's `.old`, puts it back on `lefthook uninstall`).
+            os.rename(kept, path)
+            yield HookChange(name, _shown(repo, path), "restored", moved_by, dormant)
+        else:
+            yield HookChange(name, _shown(repo, path), "removed", moved_by, dormant)
+    target = directory / name
+    if found_ours:
+        return
+    if kept.exists() or kept.is_symlink():
+        # ntrk's hook was replaced (a manager's `install --force`, husky's rewrite): nothing
+        # runs the hook ntrk kept aside any more.
+        yield HookChange(name, _shown(repo, kept), "orphaned")
+    elif (target.exists() or target.is_symlink()) and not dormant:
+        yield HookChange(name, _shown(repo, target), "left")
+
+
+def _husky_mentions(repo: Repo) -> Iterator[HookChange]:
+    """husky scripts (the user's own) that still run ntrk's hook work."""
+    folder = repo.root / HUSKY_DIR
+    for name in ALL_HOOKS:
+        script = folder / name
+        try:
+            if script.is_file() and _CALLS_NTRK.search(script.read_bytes()[:65536]):
+                yield HookChange(name, _shown(repo, script), "mentioned", "husky")
+        except OSError:
+            continue
 
 
 def _plan_install(directory: Path, name: str) -> tuple[str, str]:
@@ -129,6 +226,72 @@ def _plan_install(directory: Path, name: str) -> tuple[str, str]:
             "merge them into one hook by hand or move one aside, then rerun nt install-hooks",
         )
     return name, "chained"
+
+
+def _describe(plans: list[tuple[str, str]]) -> str:
+    """What installing would do, for the refusal that asks for --tracked."""
+    written = " and ".join(name for name, _ in plans)
+    kept = [f"{name} as {name}{KEPT_HOOK_SUFFIX}" for name, action in plans if action == "chained"]
+    return f"write {written}" + (f" (keeping your {', '.join(kept)})" if kept else "")
+
+
+def _shared_folder(repo: Repo, directory: Path) -> bool:
+    """Whether `directory` lies in the work tree (not in the git directory) unignored: its
+    files are, or will be with the next `git add -A`, everyone's."""
+    try:
+        relative = directory.relative_to(repo.root)
+    except ValueError:
+        return False
+    for git_dir in {_rev_parse(repo, "--git-dir"), _rev_parse(repo, "--git-common-dir")}:
+        if directory == git_dir or git_dir in directory.parents:
+            return False
+    listed = run(repo.root, "ls-files", "-z", "--", relative.as_posix()).stdout
+    if listed.strip("\0"):
+        return True
+    probe = (relative / "pre-commit").as_posix()
+    return run(repo.root, "check-ignore", "-q", "--no-index", "--", probe).returncode != 0
+
+
+def _generated_by_husky(directory: Path) -> bool:
+    """husky 9's `.husky/_`: its stubs call `h`, which runs `.husky/<own file name>`."""
+    return directory.name == "_" and (directory / "h").is_file()
+
+
+def _check_writable(repo: Repo, directory: Path) -> None:
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _not_writable(repo, directory, PermissionError(13, os.strerror(13)))
+
+
+def _not_writable(repo: Repo, directory: Path, exc: OSError) -> NtrkError:
+    shown = _shown(repo, directory)
+    why = exc.strerror or str(exc)
+    if _hooks_path_setting(repo):
+        return NtrkError(
+            f"cannot change the hooks in {shown} (core.hooksPath): {why.lower()}",
+            "ask whoever manages that folder to install ntrk's hooks there, or point this "
+            "repository's core.hooksPath at a folder you can write",
+        )
+    return NtrkError(
+        f"cannot change the hooks in {shown}: {why.lower()}",
+        "make it writable for you (is this repository someone else's?), then rerun "
+        "nt install-hooks",
+    )
+
+
+def _hooks_path_setting(repo: Repo) -> str:
+    return run(repo.root, "config", "--get", "core.hooksPath").stdout.strip()
+
+
+def _rev_parse(repo: Repo, *args: str) -> Path:
+    """A path `git rev-parse ARGS` names (`--git-path hooks`, `--git-dir`), made absolute."""
+    try:
+        found = git(repo.root, "rev-parse", *args)
+    except GitError as exc:
+        raise NtrkError(f"git rev-parse failed: {exc.message}", "check the repository") from exc
+    return (repo.root / found.strip()).resolve()
 
 
 def _shown(repo: Repo, path: Path) -> Path:
