@@ -9,6 +9,9 @@
     env_vars = ["CUDA_VISIBLE_DEVICES"]      # fingerprint these variables' values
     env_command = "pip freeze"               # fingerprint this command's output
 
+    [openlineage]
+    namespace = "team-ml"                    # the job namespace of OpenLineage events
+
 Configured flags are added to the built-ins, never replace them, so the conventional flags keep
 working in every repository. A malformed file is an error (naming file, line and column) rather
 than silently ignored, since ignoring it would record runs with the wrong inputs.
@@ -26,7 +29,11 @@ from ntrk.layout import CONFIG_NAME
 
 DEFAULT_INPUT_FLAGS = frozenset({"-i", "--in", "--input"})
 DEFAULT_OUTPUT_FLAGS = frozenset({"-o", "--out", "--output"})
-_KNOWN = {"flags": {"inputs", "outputs"}, "record": {"hostname", "env_vars", "env_command"}}
+_KNOWN = {
+    "flags": {"inputs", "outputs"},
+    "record": {"hostname", "env_vars", "env_command"},
+    "openlineage": {"namespace"},
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Config:
     hostname: bool = False
     env_vars: tuple[str, ...] = ()
     env_command: str | None = None
+    openlineage_namespace: str | None = None
 
 
 def load(root: Path) -> Config:
@@ -62,6 +70,7 @@ def load(root: Path) -> Config:
         raise NtrkError(f"{CONFIG_NAME}: {exc}", f"fix the TOML syntax in {path}") from exc
     _warn_unknown_keys(data)
     flags, recording = _table(data, "flags"), _table(data, "record")
+    namespace = _table(data, "openlineage").get("namespace")
     hostname = recording.get("hostname", False)
     env_vars = recording.get("env_vars", [])
     env_command = recording.get("env_command")
@@ -76,12 +85,18 @@ def load(root: Path) -> Config:
             f"{CONFIG_NAME}: record.env_command must be a command line",
             'write env_command = "pip freeze"',
         )
+    if namespace is not None and not (isinstance(namespace, str) and namespace.strip()):
+        raise NtrkError(
+            f"{CONFIG_NAME}: openlineage.namespace must be a name",
+            'write namespace = "my-team"',
+        )
     return Config(
         input_flags=DEFAULT_INPUT_FLAGS | _flag_list(flags, "inputs"),
         output_flags=DEFAULT_OUTPUT_FLAGS | _flag_list(flags, "outputs"),
         hostname=hostname,
         env_vars=tuple(env_vars),
         env_command=env_command,
+        openlineage_namespace=namespace,
     )
 
 
