@@ -258,6 +258,67 @@ def log_command(path: Path | None, as_json: bool, max_count: int | None) -> None
             click.echo(render.log_line(rec))
 
 
+@cli.group()
+def export() -> None:
+    """Write the recorded runs in a format other lineage tools read.
+
+    \b
+    nt export openlineage > events.ndjson
+    """
+
+
+@export.command("openlineage")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the events to this file instead of standard output.",
+)
+@click.option("--emit", is_flag=True, help="Send them through the configured transport.")
+def export_openlineage(paths: tuple[Path, ...], output: Path | None, emit: bool) -> None:
+    """Write recorded runs as OpenLineage events, one JSON object per line.
+
+    All runs, oldest first, or those in the lineage of each PATH, raw inputs first: START
+    then COMPLETE per run, at the recorded times, as nt track sends them when OpenLineage is
+    configured. Backfills a lineage service (Marquez, DataHub, ...) with runs recorded before
+    it existed. --emit sends them through the transport configured as for any OpenLineage
+    client (OPENLINEAGE_URL, openlineage.yml). Needs pip install 'ntrk[openlineage]'.
+
+    \b
+    nt export openlineage > events.ndjson
+    nt export openlineage results/model.rds -o model.ndjson
+    OPENLINEAGE_URL=http://localhost:5000 nt export openlineage --emit
+    """
+    from ntrk import config, safeio
+    from ntrk.commands.export import runs
+    from ntrk.export import delivery, openlineage
+
+    if emit and output is not None:
+        raise click.UsageError("--emit sends the events; -o writes them: choose one")
+    if not delivery.installed():
+        raise NtrkError("the OpenLineage client is not installed", openlineage.EXTRA_HINT)
+    repo = _repo()
+    found = runs(repo, paths)
+    events = openlineage.record_events(found, repo, config.load(repo.root))
+    if emit:
+        if not events:
+            say("no recorded runs; nothing sent")
+            return
+        where = openlineage.emit(events)
+        say(f"sent {len(events)} event(s) of {len(events) // 2} run(s) to {where}")
+        return
+    text = "".join(openlineage.to_json(event) + "\n" for event in events)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        safeio.write_atomic(output, text.encode("utf-8"))
+    except OSError as exc:
+        raise NtrkError(f"cannot write {output}: {exc.strerror}", "choose another file") from exc
+    say(f"wrote {len(events)} event(s) of {len(events) // 2} run(s) to {output}")
+
+
 def _repo() -> Repo:
     """The repository whose work tree holds the current directory."""
     from ntrk import repo as repo_mod

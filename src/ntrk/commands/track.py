@@ -16,6 +16,7 @@ from ntrk import config, context, layout, record, runner
 from ntrk.classify import ClassifiedCommand, classify
 from ntrk.console import say, warn
 from ntrk.errors import NtrkError
+from ntrk.export import openlineage
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.record import FileRef, Record, Script
 from ntrk.repo import Repo, self_and_parents
@@ -36,26 +37,37 @@ class TrackResult:
 
 def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
     """Run `argv` in the current directory and record its lineage."""
+    with openlineage.track_events(repo) as events:
+        return _track(repo, argv, events)
+
+
+def _track(repo: Repo, argv: Sequence[str], events: openlineage.TrackEvents) -> TrackResult:
     head = repo.head()
     settings = config.load(repo.root)
     command = classify(argv, settings)
+    run_id = record.new_id()  # before the run: its START event names it
     with closing(StatCache(layout.store_dir(repo.root))) as cache:
         _refuse_if_dirty(repo, cache)
         inputs = _hash_files(repo, command.inputs, "input", cache)
         start = record.now_precise()
-        result = runner.run(command.argv)
+        script, cwd = _script(repo, command), repo.relpath(Path(".")) or "."
+        events.started(settings, run_id, head, cwd, script, command.argv, inputs, start)
+        result = runner.run(command.argv, on_spawn=events.send)
+        events.finished(result)
         if not result.succeeded:
             _say_not_recorded(command, result)
             return TrackResult(result.exit_code, None)
         outputs = _hash_files(repo, command.outputs, "output", cache)
     if not outputs:
         say("no tracked outputs produced; nothing recorded.")
+        events.completed(None)
         return TrackResult(0, None)
     rec = record.create(
+        run_id=run_id,
         commit=head.commit,
         branch=head.branch,
-        cwd=repo.relpath(Path(".")) or ".",
-        script=_script(repo, command),
+        cwd=cwd,
+        script=script,
         command=command.argv,
         inputs=inputs,
         outputs=outputs,
@@ -64,6 +76,7 @@ def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
         context=context.describe(settings),
     )
     record_run(repo, rec)
+    events.completed(rec)
     return TrackResult(0, rec)
 
 
@@ -140,8 +153,12 @@ def _script(repo: Repo, command: ClassifiedCommand) -> Script | None:
     if command.script is None:
         return None
     path = Path(command.script)
-    relpath = repo.relpath(path)
-    if relpath is None or not path.is_file():
+    try:
+        relpath = repo.relpath(path)
+        is_file = path.is_file()
+    except OSError:  # no file can have that name (`python -c` with a long program: ENAMETOOLONG)
+        relpath, is_file = None, False
+    if relpath is None or not is_file:
         return Script(path=command.script, blob=None, md5=None)
     try:
         md5 = md5_file(path).md5
