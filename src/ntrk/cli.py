@@ -97,7 +97,8 @@ def _track(repo: Repo, argv: Sequence[str]) -> TrackResult:
     type=click.Choice(render.TRACE_FORMATS),
     default="text",
     show_default=True,
-    help="text: one line per step; json: the whole graph; dot: Graphviz; mermaid: Markdown.",
+    help="text: one line per step; json: the whole graph; dot: Graphviz; mermaid: Markdown; "
+    "prov-json, prov-n: a W3C PROV document.",
 )
 def trace(file: Path, fmt: str) -> None:
     """Show how FILE was made, raw inputs first, FILE last.
@@ -109,6 +110,7 @@ def trace(file: Path, fmt: str) -> None:
     nt trace results/model.rds
     nt trace results/model.rds --format json | jq '.steps[].command'
     nt trace results/model.rds --format dot | dot -Tsvg > lineage.svg
+    nt trace results/model.rds --format prov-n
     """
     from ntrk import repo as repo_mod
     from ntrk.commands import sync

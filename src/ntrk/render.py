@@ -1,7 +1,7 @@
 """Text for people: what every command prints, from the data the command returned.
 
 Commands return data and never print; the CLI passes that data here. `nt trace`'s text
-format is 0.1.0's, byte for byte; its other formats are in `graph`.
+format is 0.1.0's, byte for byte; its other formats are in `graph` and `export.prov`.
 """
 
 from __future__ import annotations
@@ -20,18 +20,21 @@ if TYPE_CHECKING:
     from ntrk.lineage import Lineage, Step
     from ntrk.record import Record
 
-TRACE_FORMATS = ("text", "json", "dot", "mermaid")
+TRACE_FORMATS = ("text", "json", "dot", "mermaid", "prov-json", "prov-n")
 
 
 def trace(lineage: Lineage, fmt: str) -> str:
     """The lineage in one of TRACE_FORMATS, ending in a newline."""
     from ntrk import graph
+    from ntrk.export import prov
 
     renderers: dict[str, Callable[[Lineage], str]] = {
         "text": trace_text,
         "json": graph.to_json,
         "dot": graph.to_dot,
         "mermaid": graph.to_mermaid,
+        "prov-json": prov.to_json,
+        "prov-n": prov.to_provn,
     }
     return renderers[fmt](lineage)
 
