@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -609,3 +610,12 @@ def test_a_command_without_a_script_file_is_its_own_job(
     assert job["name"].startswith("python -c 'import sys;") and len(job["name"]) == 200
     assert "sourceCodeLocation" not in job["facets"]
     assert {event["job"]["name"] for event in server.events} == {job["name"]}
+
+
+def test_the_readme_shows_a_valid_event() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n### OpenLineage\n") : readme.index("\n### W3C PROV\n")]
+    (block,) = re.findall(r"```json\n(.*?)```", section, flags=re.S)
+    event = json.loads(block)
+    validate_event(event)
+    assert event["run"]["facets"]["ntrk"]["_schemaURL"] == FACET_SCHEMA_URL

@@ -1,17 +1,12 @@
 """Handing OpenLineage events to the transport the user configured, within its timeout.
 
-Configuration is the OpenLineage client's own: `OPENLINEAGE_URL` (with `OPENLINEAGE_ENDPOINT`
-and `OPENLINEAGE_API_KEY`), `OPENLINEAGE__TRANSPORT__…` variables, an `openlineage.yml` named
-by `OPENLINEAGE_CONFIG`, in the current directory or in `~/.openlineage/`; `OPENLINEAGE_DISABLED
-=true` turns it off. `configured` looks for those with a few environment lookups and two stat
-calls; when it finds none, the client (an optional extra, ~250 ms to import) is never imported.
-
-Delivery never costs more than the transport's timeout: the client's HTTP transport retries a
-refused connection five times with back-off, and a server that accepts and never answers costs
-a timeout per try, so events go out on a background thread and ntrk stops waiting for it when
-the timeout has passed (the thread dies with the process). The client logs through `logging`;
-ntrk says one line instead, unless `OPENLINEAGE_CLIENT_LOGGING` asks for the client's own.
-"""
+Only imported once `openlineage.configured` found a configuration. Delivery never holds `nt`
+up for longer than the transport's timeout: unbounded, the client's HTTP transport retries a
+refused connection five times with back-off (~9 s) and a server that accepts and never
+answers costs a timeout per try, so events go out on a background thread and ntrk stops
+waiting for it when the timeout has passed (a daemon thread: it ends with the process). The
+client logs through `logging`; ntrk says one line instead, unless `OPENLINEAGE_CLIENT_LOGGING`
+asks for the client's own log."""
 
 from __future__ import annotations
 

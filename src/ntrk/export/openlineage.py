@@ -76,7 +76,14 @@ _INTERPRETERS = {
 
 
 def configured() -> str | None:
-    """Where OpenLineage is configured for this process (for messages), or None."""
+    """Where OpenLineage is configured for this process (for messages), or None.
+
+    The client's own settings, as every OpenLineage integration reads them: `OPENLINEAGE_URL`,
+    `OPENLINEAGE__…` variables, an `openlineage.yml` named by `OPENLINEAGE_CONFIG`, in the
+    current directory or in `~/.openlineage/`; `OPENLINEAGE_DISABLED=true` turns it off.
+    A few environment lookups and two stat calls: with none of these, `nt track` imports
+    nothing more and starts no thread.
+    """
     env = os.environ
     if env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
         return None
