@@ -303,6 +303,16 @@ def test_a_run_without_outputs_completes_without_a_record(
     assert not complete.get("outputs")
 
 
+def test_a_command_that_cannot_start_fails(pipeline_repo: Path, server: Server) -> None:
+    """ntrk's own error after START (here: no such program) still ends the run, with FAIL."""
+    done = track(pipeline_repo, ["no-such-program", "-o", "x"], OPENLINEAGE_URL=server.url)
+    assert done.returncode == 127
+    assert [event["eventType"] for event in server.events] == ["START", "FAIL"]
+    validate_event(server.events[1])
+    message = server.events[1]["run"]["facets"]["errorMessage"]["message"]
+    assert message.startswith("command not found: no-such-program — ")
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -496,6 +506,25 @@ def test_export_refusals(pipeline_repo: Path) -> None:
     assert dead.stderr.count("\n") == 1 and "event 1 of 2 not delivered" in dead.stderr
     missing = nt(pipeline_repo, "export", "openlineage", "nowhere.csv")
     assert missing.returncode == 1 and "no lineage found for nowhere.csv" in missing.stderr
+
+
+def test_export_leaves_out_runs_whose_times_are_not_times(pipeline_repo: Path) -> None:
+    for argv in PIPELINE[:2]:
+        assert track(pipeline_repo, argv).returncode == 0
+    first, second = read_log(pipeline_repo)
+    first.pop("start")
+    first["ts"] = "the day before yesterday"
+    log = pipeline_repo / ".ntrk" / "runs.jsonl"
+    log.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
+    git(pipeline_repo, "update-ref", "-d", "refs/notes/ntrk")
+    (pipeline_repo / ".ntrk" / "index.sqlite").unlink()
+    done = nt(pipeline_repo, "export", "openlineage")
+    assert done.returncode == 0
+    assert done.stderr == (
+        f"nt: warning: 1 run(s) left out, their recorded times are not times: {first['id'][:8]}\n"
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {event["run"]["runId"] for event in events} == {str(uuid.UUID(str(second["id"])))}
 
 
 # -- names ------------------------------------------------------------------------------------

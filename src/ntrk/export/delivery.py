@@ -109,7 +109,9 @@ class Sender:
         self._queue: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="ntrk-openlineage", daemon=True)
         self._ready = threading.Event()
-        self.failure: str | None = None
+        self._started = False
+        self.setup_error: NtrkError | None = None  # the client could not be made
+        self.failure: str | None = None  # an event could not be delivered
         self.destination = "OpenLineage"
         self.timeout = DEFAULT_TIMEOUT
 
@@ -119,26 +121,30 @@ class Sender:
 
     def start(self) -> None:
         """Start sending (once); safe to call from `runner.run`'s `on_spawn`."""
-        if self._thread.ident is None:
-            try:
-                start_thread(self._thread)
-            except RuntimeError as exc:  # no thread could be started
-                self.failure = f"cannot start a thread ({exc})"
-                self._ready.set()
+        if self._started:
+            return
+        self._started = True
+        try:
+            start_thread(self._thread)
+        except RuntimeError as exc:  # no thread could be started
+            self.setup_error = NtrkError(f"no thread could be started ({exc})", "try again")
+            self._ready.set()
 
     def wait_ready(self) -> None:
         """Wait until the client is made (or could not be), so `os.environ` is left alone."""
         join_event(self._ready, SETUP_TIMEOUT)
 
-    def finish(self) -> str | None:
-        """Send what is queued, waiting the transport's timeout at most; why it failed, or None."""
+    def finish(self) -> None:
+        """Send what is queued, waiting the transport's timeout at most (see `failure`)."""
         self.start()
         self._queue.put(None)
         if not join_event(self._ready, SETUP_TIMEOUT):
-            return self.failure or f"the OpenLineage client was not ready in {SETUP_TIMEOUT:g}s"
-        if not join(self._thread, self.timeout):
-            return self.failure or f"gave up after {self.timeout:g}s"
-        return self.failure
+            self.setup_error = NtrkError(
+                f"the OpenLineage client was not ready after {SETUP_TIMEOUT:g}s",
+                "check the transport's configuration",
+            )
+        elif self._thread.ident is not None and not join(self._thread, self.timeout):
+            self.failure = self.failure or f"gave up after {self.timeout:g}s"
 
     def _work(self) -> None:
         try:
@@ -146,7 +152,10 @@ class Sender:
             self.destination = destination(client)
             self.timeout = timeout_of(client)
         except NtrkError as exc:
-            self.failure = str(exc)
+            self.setup_error = exc
+            return
+        except Exception as exc:  # never a traceback from this thread
+            self.setup_error = NtrkError(f"the OpenLineage client failed ({reason(exc)})", "")
             return
         finally:
             self._ready.set()

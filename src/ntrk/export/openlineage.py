@@ -89,9 +89,8 @@ def configured() -> str | None:
         return None
     if env.get("OPENLINEAGE_URL"):
         return "OPENLINEAGE_URL"
-    variables = sorted(key for key in env if key.startswith("OPENLINEAGE__"))
-    if variables:
-        return variables[0]
+    if any(key.startswith("OPENLINEAGE__") for key in env):
+        return "OPENLINEAGE__* variables"
     named = env.get("OPENLINEAGE_CONFIG")
     if named and os.path.isfile(named):
         return "OPENLINEAGE_CONFIG"
@@ -107,14 +106,17 @@ def record_events(records: Iterable[Record], repo: Repo, settings: Config) -> li
     from ntrk.export.naming import names
 
     naming = names(repo, settings)
-    events = []
+    events, left_out = [], []
     for rec in records:
         began, ended = _times(rec)
         if began is None or ended is None:
-            warn(f"run {rec.id[:8]} left out: its recorded times are not valid times")
+            left_out.append(rec.id[:8])
             continue
         events.append(_start_event(rec, began, naming))
         events.append(_complete_event(rec, ended, naming))
+    if left_out:
+        some = ", ".join(left_out[:5]) + (" and more" if len(left_out) > 5 else "")
+        warn(f"{len(left_out)} run(s) left out, their recorded times are not times: {some}")
     return events
 
 
@@ -283,14 +285,18 @@ class TrackEvents:
             return
         if self.sender is None or self.draft is None:
             return
-        failure = self.sender.finish()
-        if failure is None:
-            return
-        later = "; nt export openlineage --emit can send this run later" if self.recorded else ""
-        warn(
-            f"OpenLineage events of run {self.draft.id[:8]} not delivered to "
-            f"{self.sender.destination} ({failure}) — check the endpoint ({self.source}){later}"
-        )
+        sender = self.sender
+        sender.finish()
+        later = "; nt export openlineage --emit can send it later" if self.recorded else ""
+        if sender.setup_error is not None:
+            problem = sender.setup_error
+            warn(f"OpenLineage events of run {self.draft.id[:8]} not sent: {problem}{later}")
+        elif sender.failure is not None:
+            warn(
+                f"OpenLineage events of run {self.draft.id[:8]} not delivered to "
+                f"{sender.destination} ({sender.failure}) — is the endpoint up? "
+                f"(configured by {self.source}){later}"
+            )
 
 
 def _start_event(rec: Record, when: str, naming: Names) -> Any:
