@@ -25,16 +25,17 @@ TRACE_FORMATS = ("text", "json", "dot", "mermaid", "prov-json", "prov-n")
 
 def trace(lineage: Lineage, fmt: str) -> str:
     """The lineage in one of TRACE_FORMATS, ending in a newline."""
+    if fmt.startswith("prov-"):  # the PROV code (and the prov package) only when asked for
+        from ntrk.export import prov
+
+        return prov.to_json(lineage) if fmt == "prov-json" else prov.to_provn(lineage)
     from ntrk import graph
-    from ntrk.export import prov
 
     renderers: dict[str, Callable[[Lineage], str]] = {
         "text": trace_text,
         "json": graph.to_json,
         "dot": graph.to_dot,
         "mermaid": graph.to_mermaid,
-        "prov-json": prov.to_json,
-        "prov-n": prov.to_provn,
     }
     return renderers[fmt](lineage)
 

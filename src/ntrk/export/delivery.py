@@ -131,8 +131,11 @@ class Sender:
             self._ready.set()
 
     def wait_ready(self) -> None:
-        """Wait until the client is made (or could not be), so `os.environ` is left alone."""
-        join_event(self._ready, SETUP_TIMEOUT)
+        """Wait until the client is made (or could not be), so `os.environ` is left alone.
+
+        Ctrl-C here stops `nt track` as it would have without OpenLineage (before recording).
+        """
+        self._ready.wait(SETUP_TIMEOUT)
 
     def finish(self) -> None:
         """Send what is queued, waiting the transport's timeout at most (see `failure`)."""
