@@ -28,7 +28,10 @@ settings.load_profile("ntrk")
 
 @pytest.fixture(autouse=True)
 def hermetic_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Isolate git (and pygit2, which reads its search path once at import) from the machine."""
+    """Isolate git (and pygit2, which reads its search path once at import) from the machine.
+
+    OpenLineage settings are the machine's too: with them, every `nt track` would send events.
+    """
     home = tmp_path_factory.mktemp("home")
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
@@ -36,7 +39,7 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         encoding="utf-8",
     )
     for key in list(os.environ):
-        if key.startswith("GIT_") or key.startswith("NTRK_"):
+        if key.startswith(("GIT_", "NTRK_", "OPENLINEAGE")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))

@@ -56,7 +56,7 @@ def test_track_without_command_is_usage(cli) -> None:
         (
             ["trace", "x", "--format", "bogus"],
             "nt: invalid value for '--format': 'bogus' is not one of 'text', 'json', 'dot', "
-            "'mermaid' — see nt trace --help\n",
+            "'mermaid', 'prov-json', 'prov-n' — see nt trace --help\n",
         ),
         (["frobnicate"], "nt: no such command 'frobnicate' — see nt --help\n"),
         (["track"], "nt: missing the command to run — see nt track --help\n"),

@@ -347,6 +347,7 @@ def test_wheel_ships_the_hooks_and_installs_them(tmp_path: Path, hermetic_git: P
     (wheel,) = dist.glob("ntrk-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "ntrk/hooks/pre-commit" in names and "ntrk/hooks/pre-push" in names
+    assert "ntrk/export/NtrkRunFacet.json" in names  # the schema the `ntrk` facet names
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]

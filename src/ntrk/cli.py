@@ -128,7 +128,8 @@ def _track(repo: Repo, argv: Sequence[str]) -> TrackResult:
     type=click.Choice(render.TRACE_FORMATS),
     default="text",
     show_default=True,
-    help="text: one line per step; json: the whole graph; dot: Graphviz; mermaid: Markdown.",
+    help="text: one line per step; json: the whole graph; dot: Graphviz; mermaid: Markdown; "
+    "prov-json, prov-n: a W3C PROV document.",
 )
 def trace(file: Path, fmt: str) -> None:
     """Show how FILE was made, raw inputs first, FILE last.
@@ -140,6 +141,7 @@ def trace(file: Path, fmt: str) -> None:
     nt trace results/model.rds
     nt trace results/model.rds --format json | jq '.steps[].command'
     nt trace results/model.rds --format dot | dot -Tsvg > lineage.svg
+    nt trace results/model.rds --format prov-n
     """
     from ntrk import repo as repo_mod
     from ntrk.commands import sync
@@ -332,6 +334,67 @@ def _say_no_runs(repo: Repo) -> None:
     from ntrk.commands import sync
 
     say(render.no_runs(sync.never_fetched(repo)))
+
+
+@cli.group()
+def export() -> None:
+    """Write the recorded runs in a format other lineage tools read.
+
+    \b
+    nt export openlineage > events.ndjson
+    """
+
+
+@export.command("openlineage")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the events to this file instead of standard output.",
+)
+@click.option("--emit", is_flag=True, help="Send them through the configured transport.")
+def export_openlineage(paths: tuple[Path, ...], output: Path | None, emit: bool) -> None:
+    """Write recorded runs as OpenLineage events, one JSON object per line.
+
+    All runs, oldest first, or those in the lineage of each PATH, raw inputs first: START
+    then COMPLETE per run, at the recorded times, as nt track sends them when OpenLineage is
+    configured. Backfills a lineage service (Marquez, DataHub, ...) with runs recorded before
+    it existed. --emit sends them through the transport configured as for any OpenLineage
+    client (OPENLINEAGE_URL, openlineage.yml). Needs pip install 'ntrk[openlineage]'.
+
+    \b
+    nt export openlineage > events.ndjson
+    nt export openlineage results/model.rds -o model.ndjson
+    OPENLINEAGE_URL=http://localhost:5000 nt export openlineage --emit
+    """
+    from ntrk import config, safeio
+    from ntrk.commands.export import runs
+    from ntrk.export import delivery, openlineage
+
+    if emit and output is not None:
+        raise click.UsageError("--emit sends the events; -o writes them: choose one")
+    if not delivery.installed():
+        raise NtrkError("the OpenLineage client is not installed", openlineage.EXTRA_HINT)
+    repo = _repo()
+    found = runs(repo, paths)
+    events = openlineage.record_events(found, repo, config.load(repo.root))
+    if emit:
+        if not events:
+            say("no recorded runs; nothing sent")
+            return
+        where = openlineage.emit(events, repo)
+        say(f"sent {len(events)} event(s) of {len(events) // 2} run(s) to {where}")
+        return
+    text = "".join(openlineage.to_json(event) + "\n" for event in events)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        safeio.write_atomic(output, text.encode("utf-8"))
+    except OSError as exc:
+        raise NtrkError(f"cannot write {output}: {exc.strerror}", "choose another file") from exc
+    say(f"wrote {len(events)} event(s) of {len(events) // 2} run(s) to {output}")
 
 
 def _repo() -> Repo:

@@ -9,6 +9,9 @@
     env_vars = ["CUDA_VISIBLE_DEVICES"]      # fingerprint these variables' values
     env_command = "pip freeze"               # fingerprint this command's output
 
+    [openlineage]
+    namespace = "team-ml"                    # the job namespace of OpenLineage events
+
 Configured flags are added to the built-ins, never replace them, so the conventional flags keep
 working in every repository. A malformed file is an error (naming file, line and column) rather
 than silently ignored, since ignoring it would record runs with the wrong inputs.
@@ -37,7 +40,11 @@ MAX_CONFIG_BYTES = 1 << 20
 
 DEFAULT_INPUT_FLAGS = frozenset({"-i", "--in", "--input"})
 DEFAULT_OUTPUT_FLAGS = frozenset({"-o", "--out", "--output"})
-_KNOWN = {"flags": {"inputs", "outputs"}, "record": {"hostname", "env_vars", "env_command"}}
+_KNOWN = {
+    "flags": {"inputs", "outputs"},
+    "record": {"hostname", "env_vars", "env_command"},
+    "openlineage": {"namespace"},
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Config:
     env_command: str | None = None  # the program that will run: trusted, or the user's own
     untrusted_env_command: str | None = None  # named by an ntrk.toml nobody trusted yet
     digest: str | None = None  # sha256 of ntrk.toml's bytes, what `nt trust` approves
+    openlineage_namespace: str | None = None
 
 
 def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None = None) -> Config:
@@ -81,6 +89,7 @@ def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None
         raise NtrkError(f"{CONFIG_NAME}: {exc}", f"fix the TOML syntax in {path}") from exc
     _warn_unknown_keys(data)
     flags, recording = _table(data, "flags"), _table(data, "record")
+    namespace = _table(data, "openlineage").get("namespace")
     hostname = recording.get("hostname", False)
     env_vars = recording.get("env_vars", [])
     env_command = recording.get("env_command")
@@ -95,6 +104,11 @@ def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None
             f"{CONFIG_NAME}: record.env_command must be a command line",
             'write env_command = "pip freeze"',
         )
+    if namespace is not None and not (isinstance(namespace, str) and namespace.strip()):
+        raise NtrkError(
+            f"{CONFIG_NAME}: openlineage.namespace must be a name",
+            'write namespace = "my-team"',
+        )
     digest = hashlib.sha256(raw).hexdigest()
     trusted = env_command is not None and digest in trusted_digests(trust_dir)
     return Config(
@@ -105,6 +119,7 @@ def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None
         env_command=user_env_command or (env_command if trusted else None),
         untrusted_env_command=None if trusted or user_env_command else env_command,
         digest=digest,
+        openlineage_namespace=namespace,
     )
 
 

@@ -26,6 +26,8 @@ STORE_FILES = {
 LOG_FILES = (LOG_RELPATH, *STORE_FILES)
 
 CONFIG_NAME = "ntrk.toml"
+# The OpenLineage client's own configuration file, which it reads from the current directory.
+OPENLINEAGE_CONFIG_NAME = "openlineage.yml"
 
 # This clone's own state lives in the (per-worktree) git directory, never in the work tree:
 # nothing there is committed, and nothing a clone brings in can pose as it.

@@ -103,8 +103,14 @@ def now_precise() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def new_id() -> str:
+    """A fresh record id (uuid4 hex): made before the run, so events about it can name it."""
+    return uuid.uuid4().hex
+
+
 def create(
     *,
+    run_id: str | None = None,
     commit: str,
     branch: str | None,
     cwd: str,
@@ -119,6 +125,7 @@ def create(
 ) -> Record:
     """Build a new record for a run that just finished successfully.
 
+    `run_id` is the id from `new_id` when it was made before the run (a new one otherwise);
     `context` adds optional fields describing where it ran (platform, python, hostname, env).
     `newest_known` is the latest time of any record this work tree had indexed: when it is not
     before `start`, the record gets `order` just after it (see `lineage`), so that it counts as
@@ -126,7 +133,7 @@ def create(
     """
     data: dict[str, Any] = {
         "v": SCHEMA_VERSION,
-        "id": uuid.uuid4().hex,
+        "id": run_id or new_id(),
         "ts": now_iso(),
         "git": {"commit": commit, "branch": branch},
         "cwd": cwd,

@@ -1,7 +1,7 @@
 """Text for people: what every command prints, from the data the command returned.
 
 Commands return data and never print; the CLI passes that data here. `nt trace`'s text
-format is 0.1.0's, byte for byte; its other formats are in `graph`.
+format is 0.1.0's, byte for byte; its other formats are in `graph` and `export.prov`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ if TYPE_CHECKING:
     from ntrk.lineage import Lineage, Step
     from ntrk.record import Record
 
-TRACE_FORMATS = ("text", "json", "dot", "mermaid")
+TRACE_FORMATS = ("text", "json", "dot", "mermaid", "prov-json", "prov-n")
 
 
 def trace(lineage: Lineage, fmt: str) -> str:
     """The lineage in one of TRACE_FORMATS, ending in a newline."""
+    if fmt.startswith("prov-"):  # the PROV code (and the prov package) only when asked for
+        from ntrk.export import prov
+
+        return prov.to_json(lineage) if fmt == "prov-json" else prov.to_provn(lineage)
     from ntrk import graph
 
     renderers: dict[str, Callable[[Lineage], str]] = {
@@ -142,9 +146,9 @@ def rerun_plan(
 def approval(approved: Approval) -> str:
     """What `nt trust` approved."""
     if not approved.programs:
-        return f"trusted ntrk.toml (sha256 {approved.digest[:12]}); it names no programs to run"
-    programs = "; ".join(f"{key} = {visible(command)}" for key, command in approved.programs)
-    return f"trusted ntrk.toml (sha256 {approved.digest[:12]}); nt track may now run: {programs}"
+        return "trusted the repository's configuration; it names no programs to run"
+    what = "; ".join(f"{key} = {visible(command)}" for key, command in approved.programs)
+    return f"trusted the repository's configuration: nt track may now use {what}"
 
 
 def verdict_line(verdict: Verdict) -> str:

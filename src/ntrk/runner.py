@@ -36,7 +36,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ntrk.errors import NtrkError
@@ -66,13 +66,19 @@ class RunResult:
         return self.exit_code == 0 and self.interrupted_by is None
 
 
-def run(argv: Sequence[str]) -> RunResult:
-    """Run `argv` in the foreground and wait for it, passing terminating signals on."""
+def run(argv: Sequence[str], on_spawn: Callable[[], None] | None = None) -> RunResult:
+    """Run `argv` in the foreground and wait for it, passing terminating signals on.
+
+    `on_spawn` is called once the command runs, with the watched signals still blocked: a
+    thread it starts inherits that mask, so those signals keep coming to this wait.
+    """
     started = time.monotonic()
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     try:
         with _children_not_reaped_by_the_kernel(), contextlib.closing(_GroupWitness()) as witness:
             pid = _spawn(argv, old_mask)
+            if on_spawn is not None:
+                on_spawn()
             status, interrupted_by = _Waiter(pid, witness).wait()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)

@@ -288,6 +288,119 @@ def bench_track(quick: bool) -> None:
     table(f"track overhead (median of {repeat}; import click, pygit2: {imports:.4f} s)", rows)
 
 
+# Runs `nt` with only the packages of one install on its path: `-S`, then that directory
+# as the one site directory (its .pth files processed, as at any start).
+NT_IN_SITE = (
+    "import site, sys; site.addsitedir(sys.argv.pop(1)); "
+    "from ntrk.cli import main; sys.argv[0] = 'nt'; sys.exit(main())"
+)
+
+
+def wall_and_cpu(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system, its waited-for children included) of a run."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0, argv
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def install_view(base: Path, requirement: str) -> Path:
+    """A site directory holding, as links, just what `pip install REQUIREMENT` would have."""
+    import importlib.metadata as metadata
+    import sysconfig
+
+    from packaging.requirements import Requirement
+
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    pending, done = [Requirement(requirement)], set()
+    view = base / requirement.replace("[", "-").replace("]", "")
+    view.mkdir()
+    while pending:
+        wanted = pending.pop()
+        name = wanted.name.lower().replace("_", "-")
+        if name in done:
+            continue
+        done.add(name)
+        dist = metadata.distribution(wanted.name)
+        for entry in {file.parts[0] for file in dist.files or () if file.parts[0] != ".."}:
+            if (site_packages / entry).exists() and not (view / entry).exists():
+                (view / entry).symlink_to(site_packages / entry)
+        for line in dist.requires or ():
+            needed = Requirement(line)
+            extras = wanted.extras or {""}
+            if needed.marker is None or any(
+                needed.marker.evaluate({"extra": extra}) for extra in extras
+            ):
+                pending.append(needed)
+    return view
+
+
+def bench_openlineage(quick: bool) -> None:
+    """`nt track` with and without the openlineage extra installed (not configured), and on."""
+    import importlib.util
+
+    if importlib.util.find_spec("openlineage.client") is None:
+        print("\n## openlineage: skipped (pip install -e '.[openlineage]' to measure it)")
+        return
+    repeat = 9 if quick else 31
+    # Compiled modules, as an installed package has them (a sandbox may turn caching off).
+    env = {key: value for key, value in GIT_ENV.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    with scratch() as base:
+        root = new_repo(base / "repo")
+        (root / "in.dat").write_text("x")
+        bare = [sys.executable, "step.py", "-i", "in.dat", "-o", "out.dat"]
+        views = {name: install_view(base, name) for name in ("ntrk", "ntrk[openlineage]")}
+        events = base / "events.ndjson"
+        configured = {
+            **env,
+            "OPENLINEAGE__TRANSPORT__TYPE": "file",
+            "OPENLINEAGE__TRANSPORT__LOG_FILE_PATH": str(events),
+            "OPENLINEAGE__TRANSPORT__APPEND": "true",
+        }
+        cases = [
+            ("ntrk", "not configured", env),
+            ("ntrk[openlineage]", "not configured", env),
+            ("ntrk[openlineage]", "file transport", configured),
+        ]
+        probe = "import importlib.util as u; print(u.find_spec('openlineage') is None)"
+        for install, absent in (("ntrk", "True"), ("ntrk[openlineage]", "False")):
+            check = [
+                sys.executable,
+                "-S",
+                "-c",
+                f"import site; site.addsitedir({str(views[install])!r}); {probe}",
+            ]
+            assert run(check, root, env).stdout.decode().strip() == absent, install
+        commands = {"bare": (bare, env)}
+        for install, state, case_env in cases:
+            argv = [sys.executable, "-S", "-c", NT_IN_SITE, str(views[install]), "track", *bare]
+            commands[f"{install} {state}"] = (argv, case_env)
+        for argv, case_env in commands.values():
+            run(argv, root, case_env)  # warm the caches, write bytecode
+        # Interleaved, so that a busy moment of a shared machine hits every case alike; CPU
+        # time (user + system, the command's included) is the steadier number there.
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(repeat):
+            for name, (argv, case_env) in commands.items():
+                wall, cpu = wall_and_cpu(argv, root, case_env)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+        assert events.exists(), "the configured runs sent no events"
+        plain, plain_cpu = statistics.median(walls["bare"]), statistics.median(cpus["bare"])
+        rows = [("installed", "OpenLineage", "nt track (s)", "overhead (s)", "overhead CPU (s)")]
+        for install, state, _ in cases:
+            wall = statistics.median(walls[f"{install} {state}"]) - plain
+            cpu = statistics.median(cpus[f"{install} {state}"]) - plain_cpu
+            rows.append((install, state, f"{wall + plain:.4f}", f"{wall:.4f}", f"{cpu:.4f}"))
+    table(f"track with OpenLineage (median of {repeat}; bare command: {plain:.4f} s)", rows)
+
+
 def add_fake_notes(root: Path, count: int) -> None:
     import pygit2
 
@@ -447,6 +560,7 @@ SECTIONS = {
     "dirty": bench_dirty,
     "trace": bench_trace,
     "track": bench_track,
+    "openlineage": bench_openlineage,
     "notes": bench_notes,
     "hashing": bench_hashing,
     "gitlog": bench_git_log,

@@ -34,6 +34,7 @@ from ntrk.classify import ClassifiedCommand, classify
 from ntrk.commands import trust
 from ntrk.console import say, warn
 from ntrk.errors import InvalidRecord, NtrkError
+from ntrk.export import openlineage
 from ntrk.gitcli import run as run_git
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.layout import STORE_DIR, is_ntrk_file
@@ -75,12 +76,18 @@ class _Named:
 
 def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
     """Run `argv` in the current directory and record its lineage."""
+    with openlineage.track_events(repo) as events:
+        return _track(repo, argv, events)
+
+
+def _track(repo: Repo, argv: Sequence[str], events: openlineage.TrackEvents) -> TrackResult:
     head = repo.head()
     settings = trust.settings(repo)
     command = classify(argv, settings)
     inputs_named = _inside(repo, command.inputs, "input")
     outputs_named = _inside(repo, command.outputs, "output")
     _refuse_if_too_large(command, outputs_named)
+    run_id = record.new_id()  # before the run: its START event names it
     with ExitStack() as stack:
         cache = stack.enter_context(closing(StatCache(repo.cache_dir)))
         _refuse_if_dirty(repo, cache)
@@ -97,7 +104,10 @@ def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
         if settings.untrusted_env_command:
             _warn_untrusted(settings.untrusted_env_command)
         start = record.now_precise()
-        result = runner.run(command.argv)
+        cwd = repo.relpath(Path(".")) or "."
+        events.started(settings, run_id, head, cwd, script, command.argv, inputs, start)
+        result = runner.run(command.argv, on_spawn=events.send)
+        events.finished(result)
         if not result.succeeded:
             _say_not_recorded(command, result)
             return TrackResult(result.exit_code, None)
@@ -111,9 +121,14 @@ def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
         outputs, manifests = _hash_outputs(touched, cache)
         if not outputs:
             say("no tracked outputs produced; nothing recorded.")
+            events.completed(None)
             return TrackResult(0, None)
-        rec = _create(head, repo, script, command, inputs, outputs, start, result, settings)
+        newest = _newest_known(repo)
+        rec = _create(
+            head, run_id, cwd, script, command, (inputs, outputs), start, result, settings, newest
+        )
         record_run(repo, rec, log, manifests)
+    events.completed(rec)
     return TrackResult(0, rec)
 
 
@@ -362,28 +377,30 @@ def _script(repo: Repo, command: ClassifiedCommand) -> Script | None:
 
 def _create(
     head: Head,
-    repo: Repo,
+    run_id: str,
+    cwd: str,
     script: Script | None,
     command: ClassifiedCommand,
-    inputs: list[FileRef],
-    outputs: list[FileRef],
+    files: tuple[list[FileRef], list[FileRef]],
     start: str,
     result: runner.RunResult,
     settings: config.Config,
+    newest_known: str | None,
 ) -> Record:
     try:
         return record.create(
+            run_id=run_id,
             commit=head.commit,
             branch=head.branch,
-            cwd=repo.relpath(Path(".")) or ".",
+            cwd=cwd,
             script=script,
             command=command.argv,
-            inputs=inputs,
-            outputs=outputs,
+            inputs=files[0],
+            outputs=files[1],
             start=start,
             duration=result.duration,
             context=context.describe(settings),
-            newest_known=_newest_known(repo),
+            newest_known=newest_known,
         )
     except InvalidRecord as exc:
         raise NtrkError(

@@ -1,19 +1,23 @@
-"""`nt trust`: approve, for this clone, the programs a committed `ntrk.toml` names.
+"""`nt trust`: approve, for this clone, what a repository's own configuration would run.
 
-A repository's `ntrk.toml` arrives with every clone. A program it names (`record.env_command`)
-is data until the user trusts that exact file content, as `direnv allow` works: the approval
-is the file's sha256, kept in this work tree's git directory, and any edit to the file needs
-a new one.
+A repository's `ntrk.toml` arrives with every clone, and so can an `openlineage.yml` (which
+the OpenLineage client reads from the directory a command runs in). A program `ntrk.toml`
+names (`record.env_command`) and the endpoint or transport `openlineage.yml` names are data
+until the user trusts that exact file content, as `direnv allow` works: the approval is the
+file's sha256, kept in this work tree's git directory, and any edit needs a new one.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from ntrk import config
 from ntrk.errors import NtrkError
-from ntrk.layout import CONFIG_NAME
+from ntrk.layout import CONFIG_NAME, OPENLINEAGE_CONFIG_NAME
 from ntrk.repo import Repo
+from ntrk.safeio import read_regular
 
 
 @dataclass(frozen=True)
@@ -25,15 +29,31 @@ class Approval:
 
 
 def trust(repo: Repo) -> Approval:
-    """Trust the repository's `ntrk.toml` as it is now."""
+    """Trust the repository's `ntrk.toml`, and any `openlineage.yml` at its root or in the
+    current directory, as they are now."""
     settings = config.load(repo.root)
-    if settings.digest is None:
-        raise NtrkError(f"there is no {CONFIG_NAME} here to trust", "nothing needs trusting")
     programs = []
-    if settings.untrusted_env_command:
-        programs.append(("record.env_command", settings.untrusted_env_command))
-    config.trust(repo.cache_dir, settings.digest)
-    return Approval(settings.digest, programs)
+    approved = 0
+    if settings.digest is not None:
+        if settings.untrusted_env_command:
+            programs.append(("record.env_command", settings.untrusted_env_command))
+        config.trust(repo.cache_dir, settings.digest)
+        approved += 1
+    for candidate in {repo.root / OPENLINEAGE_CONFIG_NAME, Path.cwd() / OPENLINEAGE_CONFIG_NAME}:
+        if not candidate.is_relative_to(repo.root):
+            continue
+        content = read_regular(candidate, config.MAX_CONFIG_BYTES)
+        if content is not None:
+            config.trust(repo.cache_dir, hashlib.sha256(content).hexdigest())
+            shown = candidate.relative_to(repo.root)
+            programs.append((str(shown), "where OpenLineage run events are sent"))
+            approved += 1
+    if not approved:
+        raise NtrkError(
+            f"there is no {CONFIG_NAME} or {OPENLINEAGE_CONFIG_NAME} here to trust",
+            "nothing needs trusting",
+        )
+    return Approval(settings.digest or "", programs)
 
 
 def revoke(repo: Repo) -> bool:
