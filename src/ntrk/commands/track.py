@@ -141,7 +141,11 @@ def _script(repo: Repo, command: ClassifiedCommand) -> Script | None:
         return None
     path = Path(command.script)
     relpath = repo.relpath(path)
-    if relpath is None or not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # `python -c CODE`: a long CODE is no file name (ENAMETOOLONG)
+        is_file = False
+    if relpath is None or not is_file:
         return Script(path=command.script, blob=None, md5=None)
     try:
         md5 = md5_file(path).md5
