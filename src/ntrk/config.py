@@ -9,6 +9,10 @@
     env_vars = ["CUDA_VISIBLE_DEVICES"]      # fingerprint these variables' values
     env_command = "pip freeze"               # fingerprint this command's output
 
+    [track]
+    observe = true                           # nt track --observe by default
+    warn_unlisted = false                    # no warning about files a step used unlisted
+
 Configured flags are added to the built-ins, never replace them, so the conventional flags keep
 working in every repository. A malformed file is an error (naming file, line and column) rather
 than silently ignored, since ignoring it would record runs with the wrong inputs.
@@ -26,7 +30,11 @@ from ntrk.layout import CONFIG_NAME
 
 DEFAULT_INPUT_FLAGS = frozenset({"-i", "--in", "--input"})
 DEFAULT_OUTPUT_FLAGS = frozenset({"-o", "--out", "--output"})
-_KNOWN = {"flags": {"inputs", "outputs"}, "record": {"hostname", "env_vars", "env_command"}}
+_KNOWN = {
+    "flags": {"inputs", "outputs"},
+    "record": {"hostname", "env_vars", "env_command"},
+    "track": {"observe", "warn_unlisted"},
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class Config:
     hostname: bool = False
     env_vars: tuple[str, ...] = ()
     env_command: str | None = None
+    observe: bool = False
+    warn_unlisted: bool = True
 
 
 def load(root: Path) -> Config:
@@ -62,6 +72,7 @@ def load(root: Path) -> Config:
         raise NtrkError(f"{CONFIG_NAME}: {exc}", f"fix the TOML syntax in {path}") from exc
     _warn_unknown_keys(data)
     flags, recording = _table(data, "flags"), _table(data, "record")
+    tracking = _table(data, "track")
     hostname = recording.get("hostname", False)
     env_vars = recording.get("env_vars", [])
     env_command = recording.get("env_command")
@@ -82,6 +93,8 @@ def load(root: Path) -> Config:
         hostname=hostname,
         env_vars=tuple(env_vars),
         env_command=env_command,
+        observe=_switch(tracking, "observe", False),
+        warn_unlisted=_switch(tracking, "warn_unlisted", True),
     )
 
 
@@ -89,6 +102,13 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict):
         raise NtrkError(f"{CONFIG_NAME}: [{name}] is not a table", f"write it as [{name}]")
+    return value
+
+
+def _switch(table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise NtrkError(f"{CONFIG_NAME}: track.{key} must be true or false", "fix its value")
     return value
 
 

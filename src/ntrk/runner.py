@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ntrk.errors import NtrkError
@@ -42,13 +42,16 @@ class RunResult:
         return self.exit_code == 0 and self.interrupted_by is None
 
 
-def run(argv: Sequence[str]) -> RunResult:
-    """Run `argv` in the foreground and wait for it, passing terminating signals on."""
+def run(argv: Sequence[str], env: Mapping[str, str] | None = None) -> RunResult:
+    """Run `argv` in the foreground and wait for it, passing terminating signals on.
+
+    `env` replaces the environment the command inherits (an observer adds its variables).
+    """
     started = time.monotonic()
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     try:
         with _children_not_reaped_by_the_kernel():
-            pid = _spawn(argv, old_mask)
+            pid = _spawn(argv, old_mask, os.environ if env is None else env)
             status, interrupted_by = _wait(pid)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
@@ -107,10 +110,10 @@ def _children_not_reaped_by_the_kernel() -> Iterator[None]:
         signal.signal(signal.SIGCHLD, previous)
 
 
-def _spawn(argv: Sequence[str], child_mask: Iterable[int]) -> int:
+def _spawn(argv: Sequence[str], child_mask: Iterable[int], env: Mapping[str, str]) -> int:
     try:
         return os.posix_spawnp(
-            argv[0], list(argv), os.environ, setsigmask=child_mask, setsigdef=_CHILD_DEFAULTS
+            argv[0], list(argv), env, setsigmask=child_mask, setsigdef=_CHILD_DEFAULTS
         )
     except FileNotFoundError as exc:
         raise NtrkError(
