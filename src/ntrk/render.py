@@ -91,10 +91,12 @@ def log_line(rec: Record) -> str:
 
 
 def rerun_plan(target: str, planned: Sequence[PlannedStep]) -> list[str]:
-    """The plan `nt rerun` shows before it runs anything."""
+    """The plan `nt rerun` shows before it runs anything (with the nt track options it repeats)."""
+    from ntrk.declare import options
+
     lines = [f"plan: {len(planned)} step(s) to make {target} again"]
     for number, step in enumerate(planned, start=1):
-        command = shlex.join(step.record.command)
+        command = shlex.join([*options(step.record), *step.record.command])
         lines.append(f"  {number}. (in {step.record.cwd}) {command}  [{step.reason}]")
     return lines
 

@@ -1,18 +1,19 @@
 """`nt track`: run a command at a clean commit and record how its outputs were made.
 
-argv → classified command → run → record → `store.record_run` (the log, then the sidecars and
-the git note).
+argv → classified command (plus declared files, `declare`) → run, watched (`observe`) →
+record → `store.record_run` (the log, then the sidecars and the git note).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntrk import config, context, layout, record, runner
+from ntrk import config, context, declare, layout, observe, record, runner
 from ntrk.classify import ClassifiedCommand, classify
 from ntrk.console import say, warn
 from ntrk.errors import NtrkError
@@ -34,34 +35,64 @@ class TrackResult:
     record: Record | None
 
 
-def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
-    """Run `argv` in the current directory and record its lineage."""
+def track(
+    repo: Repo,
+    argv: Sequence[str],
+    declared: declare.Declared = declare.NOTHING,
+    observing: bool | None = None,
+) -> TrackResult:
+    """Run `argv` in the current directory and record its lineage.
+
+    `declared` adds files the command's flags do not name; `observing` (None: as ntrk.toml
+    says) records the files the run is seen to open as well.
+    """
     head = repo.head()
     settings = config.load(repo.root)
     command = classify(argv, settings)
+    declared_inputs = declare.inputs_before_run(repo, declared)
+    observer = observe.choose(settings, observing, command.argv)
     with closing(StatCache(layout.store_dir(repo.root))) as cache:
         _refuse_if_dirty(repo, cache)
-        inputs = _hash_files(repo, command.inputs, "input", cache)
+        inputs = _merged(
+            _hash_files(repo, command.inputs, "input", cache),
+            _hash_files(repo, declared_inputs, "input", cache),
+        )
         start = record.now_precise()
-        result = runner.run(command.argv)
+        with observe.watch(observer, repo.root, command.argv) as session:
+            result = runner.run(session.argv, session.env)
         if not result.succeeded:
             _say_not_recorded(command, result)
             return TrackResult(result.exit_code, None)
-        outputs = _hash_files(repo, command.outputs, "output", cache)
+        outputs = _merged(
+            _hash_files(repo, command.outputs, "output", cache),
+            _hash_files(repo, declare.outputs_after_run(repo, declared), "output", cache),
+        )
+        script = _script(repo, command)
+        found = observe.settle(
+            repo.root, session, _paths(inputs), _paths(outputs), script.path if script else None
+        )
+        if observer.records:
+            inputs, outputs = _add_observed(repo, found, inputs, outputs, cache)
     if not outputs:
-        say("no tracked outputs produced; nothing recorded.")
+        hint = observe.no_outputs_hint(observer, found, settings)
+        say(f"no tracked outputs produced; nothing recorded — {hint}")
         return TrackResult(0, None)
+    observe.warn_about(observer, found)
+    inputs_as_declared, outputs_as_declared = declare.for_record(repo, declared)
     rec = record.create(
         commit=head.commit,
         branch=head.branch,
         cwd=repo.relpath(Path(".")) or ".",
-        script=_script(repo, command),
+        script=script,
         command=command.argv,
         inputs=inputs,
         outputs=outputs,
         start=start,
         duration=result.duration,
         context=context.describe(settings),
+        declared_inputs=inputs_as_declared,
+        declared_outputs=outputs_as_declared,
+        observed_by=session.method if observer.records else None,
     )
     record_run(repo, rec)
     return TrackResult(0, rec)
@@ -130,6 +161,39 @@ def _hash_files(repo: Repo, tokens: Sequence[str], role: str, cache: StatCache) 
         else:
             refs.append(_file_ref(relpath, digest))
     return refs
+
+
+def _paths(refs: Iterable[FileRef]) -> list[str]:
+    return [ref.path for ref in refs]
+
+
+def _merged(named: list[FileRef], more: list[FileRef]) -> list[FileRef]:
+    """`named` (as the flags gave them, repeats and all, as 0.1.0), then what it lacks of `more`."""
+    merged, known = list(named), {ref.path for ref in named}
+    for ref in more:
+        if ref.path not in known:
+            known.add(ref.path)
+            merged.append(ref)
+    return merged
+
+
+def _add_observed(
+    repo: Repo,
+    found: observe.Found,
+    inputs: list[FileRef],
+    outputs: list[FileRef],
+    cache: StatCache,
+) -> tuple[list[FileRef], list[FileRef]]:
+    """The record's files, with what the run was seen to read and write, marked observed."""
+    if found.too_many:
+        warn(observe.too_many_warning(found))
+        return inputs, outputs
+    seen_inputs = _hash_files(repo, [str(repo.root / path) for path in found.reads], "input", cache)
+    seen_outputs = _hash_files(repo, [str(repo.root / p) for p in found.writes], "output", cache)
+    return (
+        _merged(inputs, [dataclasses.replace(ref, observed=True) for ref in seen_inputs]),
+        _merged(outputs, [dataclasses.replace(ref, observed=True) for ref in seen_outputs]),
+    )
 
 
 def _file_ref(relpath: str, digest: Digest) -> FileRef:
