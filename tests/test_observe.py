@@ -698,3 +698,27 @@ def test_readme_example_runs_as_written(tmp_path: Path) -> None:
         text=True,
     )
     assert "$ nt track python src/prepare.py data/data.xml\n" + done.stderr == consoles[0]
+
+
+def test_a_process_reports_a_bounded_number_of_files(
+    repo: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Past its limit, the hook says so once and remembers nothing more."""
+    from ntrk.observe import python
+    from ntrk.observe.events import Events
+
+    hook = python.HOOK_DIR / "sitecustomize.py"
+    source = hook.read_text().replace("_MAX_ENTRIES = 100_000", "_MAX_ENTRIES = 3")
+    small = tmp_path / "small-hook"
+    small.mkdir()
+    (small / "sitecustomize.py").write_text(source)
+    monkeypatch.setattr(python, "HOOK_DIR", small)
+    report = tmp_path / "report"
+    report.touch()
+    code = "for n in range(10):\n    open(f'f{n}', 'w').close()\n"
+    env = python.environment(os.environ, report, repo)
+    subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, check=True)
+    assert report.read_bytes().count(b"\0") == 4  # three files, then "O"
+    events = Events()
+    python.read_report(report, events)
+    assert len(events.paths) == 3 and events.dropped == 1

@@ -27,7 +27,7 @@ class Events:
 
     paths: dict[str, set[str]] = field(default_factory=dict)
     unfollowed: set[str] = field(default_factory=set)
-    dropped: int = 0  # paths past MAX_PATHS
+    dropped: int = 0  # paths past MAX_PATHS, or an observer's own limit
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, path: str) -> None:
@@ -40,6 +40,11 @@ class Events:
                     return
                 kinds = self.paths[path] = set()
             kinds.add(kind)
+
+    def overflowed(self) -> None:
+        """Note that an observer saw more paths than it reported."""
+        with self.lock:
+            self.dropped += 1
 
     def program(self, name: str) -> None:
         """Note a program started that the observer could not follow into."""

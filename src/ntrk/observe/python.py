@@ -52,6 +52,9 @@ def read_report(report: Path, events: Events) -> None:
 
 
 def _add(entry: bytes, events: Events) -> None:
+    if entry == b"O":  # a process stopped reporting: more files than anyone will list
+        events.overflowed()
+        return
     if len(entry) < 2 or len(entry) > _MAX_ENTRY:
         return
     kind, name = chr(entry[0]), os.fsdecode(entry[1:])

@@ -6,7 +6,8 @@ through the environment. The hook reports each file inside the work tree that th
 opens, renames, links or removes, once per file and kind, as `<kind><absolute path>\\0`
 appended to the file named by NTRK_OBSERVE_REPORT: `R` read, `W` written or created (or renamed
 or linked into place), `M` renamed away, `D` removed; `X<program>` names a program started
-that this hook cannot follow (not Python, or Python with a replaced environment).
+that this hook cannot follow (not Python, or Python with a replaced environment); a lone `O`
+says the process stopped reporting, having reported too many.
 
 Then it steps aside: it takes its directory off sys.path and imports the `sitecustomize` that
 would have run without it, if there is one, as `site` would have.
@@ -24,6 +25,9 @@ _WATCHED = frozenset(
     ["open", "os.rename", "os.remove", "os.link", "subprocess.Popen", "os.posix_spawn", "os.exec"]
 )
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# Entries one process remembers (and reports). Past this, it reports `O` once and stops, so a
+# process that opens millions of files pays no more memory for being observed.
+_MAX_ENTRIES = 100_000
 
 
 def _install() -> None:
@@ -45,7 +49,7 @@ def _install() -> None:
     skip = tuple(skipped)
     cache_dir = os.sep + "__pycache__" + os.sep
     sep = os.sep
-    seen = set()
+    seen: set[str] = set()
     fspath, fsdecode, fsencode = os.fspath, os.fsdecode, os.fsencode
     getcwd, normpath, write = os.getcwd, os.path.normpath, os.write
 
@@ -68,17 +72,21 @@ def _install() -> None:
             return
         entry = kind + name
         if entry not in seen:
+            remember(entry)
+
+    def remember(entry: str) -> None:
+        if len(seen) < _MAX_ENTRIES:
             seen.add(entry)
             write(out, fsencode(entry) + b"\0")
+        elif "O" not in seen:
+            seen.add("O")
+            write(out, b"O\0")
 
     def started(program: object, env: object) -> None:
         name = os.path.basename(fsdecode(fspath(program)))  # type: ignore[call-overload]
         followed = name.startswith("python") and (env is None or _REPORT in env)  # type: ignore[operator]
-        if not followed:
-            entry = "X" + name
-            if entry not in seen:
-                seen.add(entry)
-                write(out, fsencode(entry) + b"\0")
+        if not followed and "X" + name not in seen:
+            remember("X" + name)
 
     def hook(event: str, args: "tuple[object, ...]") -> None:
         if event not in _WATCHED:
