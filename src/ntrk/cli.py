@@ -91,8 +91,17 @@ def cli() -> None:
 
 
 @cli.command(cls=_PassThrough, add_help_option=False)
-@click.option("-i", "--input", "inputs", multiple=True, metavar="PATH", help="Declare an input.")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH", help="Declare an output.")
+@click.option(
+    "-i", "--input", "inputs", multiple=True, metavar="PATH", help="Declare an input; repeatable."
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="PATH",
+    help="Declare an output; repeatable.",
+)
 @click.option(
     "--observe/--no-observe",
     default=None,
