@@ -432,3 +432,12 @@ def test_dirty_paths_agree_with_git_status(repo: Path) -> None:
     opened = repo_mod.discover(repo)
     assert opened.dirty_paths() == sorted(opened._git_status_paths() - {".x.csv.ntrk"})
     assert opened.dirty_paths() == ["moved.csv", "new dir/ü.txt", "raw.csv", "step.py"]
+
+
+def test_a_long_inline_program_is_no_script_file(repo: Path, cli) -> None:
+    """`python -c CODE`: a CODE longer than a file name may be cannot crash the script lookup."""
+    code = "open('o', 'w').write('1')\n" + "# padding\n" * 40
+    result = cli("track", "python", "-c", code, "-o", "o")
+    assert result.code == 0, result.err
+    (rec,) = read_log(repo)
+    assert rec["script"] == {"path": code, "blob": None, "md5": None}

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
     from ntrk.commands.track import TrackResult
+    from ntrk.declare import Declared
     from ntrk.repo import Repo
 
 EXIT_INTERRUPTED = 130
@@ -31,31 +32,60 @@ EXIT_INTERNAL = 3
 
 
 class _PassThrough(click.Command):
-    """A command whose arguments all belong to the wrapped program, `-h`, `-o` and `--` too.
+    """A command whose arguments belong to the wrapped program, `-h`, `-o` and `--` too.
 
     Only a leading `-h`/`--help` asks for ntrk's own help, and a leading `--` is dropped, as
-    in `nt track -- ./run.sh`.
+    in `nt track -- ./run.sh`. ntrk's own options come first and end at a `--`:
+    `nt track -i params.yaml -o model.pkl -- python train.py`. Without that `--`, every word
+    is the command's, as in ntrk 0.1.0.
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args[:1] in (["-h"], ["--help"]) and not ctx.resilient_parsing:
+        completing = ctx.resilient_parsing  # `nt track <TAB>`: never print usage errors
+        if args[:1] in (["-h"], ["--help"]) and not completing:
             click.echo(ctx.get_help())
             ctx.exit()
+        own: list[str] = []
         if args[:1] == ["--"]:
             args = args[1:]
-        if not args and not ctx.resilient_parsing:  # resilient: completing `nt track <TAB>`
+        elif args and args[0].startswith("-") and "--" in args:
+            end = args.index("--")
+            own, args = args[:end], args[end + 1 :]
+        elif args and (own_option := self._own_option(args[0])) is not None and not completing:
+            example = args[0] if own_option.is_flag or "=" in args[0] else f"{args[0]} PATH"
+            raise click.UsageError(
+                f"{args[0]} is nt track's own option, and those end with -- before the command: "
+                f"nt track {example} -- COMMAND…",
+                ctx,
+            )
+        ctx.allow_extra_args = True  # extra words are reported below, with what to do instead
+        extra = super().parse_args(ctx, own)
+        if extra and not completing:
+            raise click.UsageError(
+                f"{extra[0]} is not an option: each -i/-o takes one PATH (repeat it, or quote a "
+                "pattern, -i 'data/*.csv'), and the command follows --",
+                ctx,
+            )
+        if not args and not completing:
             raise click.UsageError("missing the command to run", ctx)
         ctx.params["argv"] = tuple(args)
         return []
 
+    def _own_option(self, word: str) -> click.Option | None:
+        name = word.split("=", 1)[0]
+        for param in self.params:
+            if isinstance(param, click.Option) and name in (*param.opts, *param.secondary_opts):
+                return param
+        return None
+
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
-        return ["COMMAND [ARGS]..."]
+        return ["[-i PATH]... [-o PATH]... [--observe] [--]", "COMMAND [ARGS]..."]
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
         """A command from PATH first, then file names (as sudo and time complete)."""
         from click.shell_completion import CompletionItem
 
-        if not ctx.params.get("argv") and "/" not in incomplete:
+        if not ctx.params.get("argv") and "/" not in incomplete and not incomplete.startswith("-"):
             names = _commands_on_path(incomplete)
             if names:
                 return [CompletionItem(name) for name in names]
@@ -92,28 +122,58 @@ def cli() -> None:
 
 
 @cli.command(cls=_PassThrough, add_help_option=False)
+@click.option(
+    "-i", "--input", "inputs", multiple=True, metavar="PATH", help="Declare an input; repeatable."
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="PATH",
+    help="Declare an output; repeatable.",
+)
+@click.option(
+    "--observe/--no-observe",
+    default=None,
+    help="Record the files the run opens (default: [track] observe in ntrk.toml).",
+)
 @click.pass_context
-def track(ctx: click.Context, argv: Sequence[str]) -> None:
+def track(
+    ctx: click.Context,
+    argv: Sequence[str],
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    observe: bool | None,
+) -> None:
     """Run COMMAND and record how its outputs were made.
 
-    Inputs follow -i/--in/--input and outputs -o/--out/--output (more flag names can be set
-    in ntrk.toml). The work tree must be clean, so that every run maps to a commit; files that
-    earlier recorded runs wrote do not count as changes. Every argument is passed to COMMAND
-    untouched.
+    Inputs follow -i/--in/--input and outputs -o/--out/--output in COMMAND (more flag names can
+    be set in ntrk.toml). For files COMMAND names otherwise (or not at all), declare them with
+    nt track's own -i/-o before a --, each one PATH (a file, a directory, or a quoted glob), or
+    let --observe record what the run opens. The work tree must be clean, so that every run
+    maps to a commit; files that earlier recorded runs wrote do not count as changes. Without
+    a --, every argument is passed to COMMAND untouched.
 
     \b
     nt track python clean.py -i raw.csv -o clean.csv
-    nt track Rscript fit.R --input clean.csv --output model.rds
+    nt track -i params.yaml -o model.pkl -- python train.py data/features model.pkl
+    nt track --observe -- python train.py data/features model.pkl
     """
-    ctx.exit(_track(_repo(), argv).exit_code)
+    from ntrk.declare import Declared
+
+    ctx.exit(_track(_repo(), argv, Declared(inputs, outputs), observe).exit_code)
 
 
-def _track(repo: Repo, argv: Sequence[str]) -> TrackResult:
+def _track(
+    repo: Repo, argv: Sequence[str], declared: Declared | None = None, observe: bool | None = None
+) -> TrackResult:
     """Run one tracked command and say how to keep its record."""
     from ntrk.commands import hook, install_hooks
     from ntrk.commands.track import track as run_tracked
+    from ntrk.declare import NOTHING
 
-    result = run_tracked(repo, argv)
+    result = run_tracked(repo, argv, declared or NOTHING, observe)
     if result.record is not None:
         hooked, ignored = install_hooks.installed(repo), hook.log_is_ignored(repo)
         say(render.recorded(result.record, hooked, ignored))
@@ -240,6 +300,7 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
     nt rerun results/model.rds --dry-run
     nt rerun results/model.rds --all --verify --yes
     """
+    from ntrk import declare
     from ntrk.commands import rerun as rerun_mod
     from ntrk.record import Record
 
@@ -263,8 +324,9 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
         if not click.confirm("run these commands?", default=False):
             raise NtrkError("nothing was run", "answer y, or pass --yes")
 
-    def run_step(argv: list[str]) -> tuple[int, Record | None]:
-        result = _track(repo, argv)
+    def run_step(step: Record) -> tuple[int, Record | None]:
+        declared = declare.from_record(repo, step)
+        result = _track(repo, list(step.command), declared, bool(step.observed_by) or None)
         return result.exit_code, result.record
 
     verdicts = rerun_mod.execute(repo, planned, run_step)

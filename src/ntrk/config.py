@@ -11,6 +11,9 @@
 
     [openlineage]
     namespace = "team-ml"                    # the job namespace of OpenLineage events
+    [track]
+    observe = true                           # nt track --observe by default
+    warn_unlisted = false                    # no warning about files a step used unlisted
 
 Configured flags are added to the built-ins, never replace them, so the conventional flags keep
 working in every repository. A malformed file is an error (naming file, line and column) rather
@@ -44,6 +47,7 @@ _KNOWN = {
     "flags": {"inputs", "outputs"},
     "record": {"hostname", "env_vars", "env_command"},
     "openlineage": {"namespace"},
+    "track": {"observe", "warn_unlisted"},
 }
 
 
@@ -59,6 +63,8 @@ class Config:
     untrusted_env_command: str | None = None  # named by an ntrk.toml nobody trusted yet
     digest: str | None = None  # sha256 of ntrk.toml's bytes, what `nt trust` approves
     openlineage_namespace: str | None = None
+    observe: bool = False
+    warn_unlisted: bool = True
 
 
 def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None = None) -> Config:
@@ -90,6 +96,7 @@ def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None
     _warn_unknown_keys(data)
     flags, recording = _table(data, "flags"), _table(data, "record")
     namespace = _table(data, "openlineage").get("namespace")
+    tracking = _table(data, "track")
     hostname = recording.get("hostname", False)
     env_vars = recording.get("env_vars", [])
     env_command = recording.get("env_command")
@@ -120,6 +127,8 @@ def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None
         untrusted_env_command=None if trusted or user_env_command else env_command,
         digest=digest,
         openlineage_namespace=namespace,
+        observe=_switch(tracking, "observe", False),
+        warn_unlisted=_switch(tracking, "warn_unlisted", True),
     )
 
 
@@ -154,6 +163,13 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict):
         raise NtrkError(f"{CONFIG_NAME}: [{name}] is not a table", f"write it as [{name}]")
+    return value
+
+
+def _switch(table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise NtrkError(f"{CONFIG_NAME}: track.{key} must be true or false", "fix its value")
     return value
 
 

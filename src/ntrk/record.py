@@ -40,11 +40,14 @@ class FileRef:
     md5: str
     size: int
     files: int | None = None  # a directory: how many files its tree hash covers
+    observed: bool = False  # found by `nt track --observe`, not named by flag or declaration
 
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": self.path, "md5": self.md5, "size": self.size}
         if self.files is not None:
             entry["files"] = self.files
+        if self.observed:
+            entry["observed"] = True
         return entry
 
 
@@ -72,6 +75,11 @@ class Record:
     outputs: tuple[FileRef, ...]
     start: str | None
     data: Mapping[str, Any] = field(repr=False, hash=False)  # as read; never mutated
+    # How `nt track` was told about files beyond the command's flags (`nt rerun` repeats it):
+    # declared paths or patterns, repository-relative, and the observer, when there was one.
+    declared_inputs: tuple[str, ...] = ()
+    declared_outputs: tuple[str, ...] = ()
+    observed_by: str | None = None
 
     @property
     def line(self) -> str:
@@ -122,6 +130,9 @@ def create(
     duration: float,
     context: Mapping[str, Any] | None = None,
     newest_known: str | None = None,
+    declared_inputs: Sequence[str] = (),
+    declared_outputs: Sequence[str] = (),
+    observed_by: str | None = None,
 ) -> Record:
     """Build a new record for a run that just finished successfully.
 
@@ -130,6 +141,7 @@ def create(
     `newest_known` is the latest time of any record this work tree had indexed: when it is not
     before `start`, the record gets `order` just after it (see `lineage`), so that it counts as
     newer than everything known here, whatever clocks those records came from.
+    Declared paths go into `declared` and the observer's name into `observe`, only when given.
     """
     data: dict[str, Any] = {
         "v": SCHEMA_VERSION,
@@ -151,6 +163,10 @@ def create(
     order = _order_after(newest_known, start)
     if order is not None:
         data["order"] = order
+    if declared_inputs or declared_outputs:
+        data["declared"] = {"inputs": list(declared_inputs), "outputs": list(declared_outputs)}
+    if observed_by is not None:
+        data["observe"] = observed_by
     return parse(data)
 
 
@@ -236,6 +252,10 @@ def parse(data: object, check_text: bool = True) -> Record:
             raise InvalidRecord(f"longer than {MAX_RECORD_CHARS} characters")
         if _LONE_SURROGATE.search(line):
             raise InvalidRecord("holds a lone surrogate that is no byte of a file name")
+    declared_inputs, declared_outputs = _declared(data.get("declared"))
+    observed_by = data.get("observe")
+    if observed_by is not None and not (isinstance(observed_by, str) and observed_by):
+        raise InvalidRecord("'observe' is not a string")
     return Record(
         id=record_id,
         ts=_string(data, "ts"),
@@ -248,6 +268,9 @@ def parse(data: object, check_text: bool = True) -> Record:
         outputs=_file_refs(data, "outputs"),
         start=start,
         data=data,
+        declared_inputs=declared_inputs,
+        declared_outputs=declared_outputs,
+        observed_by=observed_by,
     )
 
 
@@ -294,7 +317,7 @@ def _file_refs(data: Mapping[str, Any], key: str) -> tuple[FileRef, ...]:
         if not isinstance(entry, Mapping):
             raise InvalidRecord(f"an entry of '{key}' is not an object")
         path, md5, size = entry.get("path"), entry.get("md5"), entry.get("size")
-        files = entry.get("files")
+        files, observed = entry.get("files"), entry.get("observed", False)
         if not isinstance(path, str) or not is_safe_relpath(path):
             raise InvalidRecord(f"'{key}' names a path outside the repository: {path!r:.80}")
         if not isinstance(md5, str) or not _MD5.match(md5):
@@ -303,8 +326,27 @@ def _file_refs(data: Mapping[str, Any], key: str) -> tuple[FileRef, ...]:
             raise InvalidRecord(f"'{key}' entry {path!r:.80} has no valid size")
         if files is not None and not _is_count(files):
             raise InvalidRecord(f"'{key}' entry {path!r:.80} has an invalid file count")
-        refs.append(FileRef(path=path, md5=md5, size=size, files=files))
+        if not isinstance(observed, bool):
+            raise InvalidRecord(f"'{key}' entry {path!r:.80} has a non-boolean 'observed'")
+        refs.append(FileRef(path=path, md5=md5, size=size, files=files, observed=observed))
     return tuple(refs)
+
+
+def _declared(data: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The optional `declared` field: `inputs` and `outputs`, lists of paths or patterns."""
+    if data is None:
+        return (), ()
+    if not isinstance(data, Mapping):
+        raise InvalidRecord("'declared' is not an object")
+    found = []
+    for key in ("inputs", "outputs"):
+        paths = data.get(key, [])
+        if not isinstance(paths, list) or not all(
+            isinstance(path, str) and is_safe_relpath(path) for path in paths
+        ):
+            raise InvalidRecord(f"'declared.{key}' is not a list of paths inside the repository")
+        found.append(tuple(paths))
+    return found[0], found[1]
 
 
 def _is_count(value: object) -> TypeGuard[int]:

@@ -129,10 +129,13 @@ def log_line(rec: Record) -> str:
 def rerun_plan(
     target: str, planned: Sequence[PlannedStep], env_command: str | None = None
 ) -> list[str]:
-    """The plan `nt rerun` shows before it runs anything: every program that will run."""
+    """The plan `nt rerun` shows before it runs anything: every program that will run, with
+    the nt track options each step repeats."""
+    from ntrk.declare import options
+
     lines = [visible(f"plan: {len(planned)} step(s) to make {target} again")]
     for number, step in enumerate(planned, start=1):
-        command = shell_join(step.record.command)
+        command = shell_join([*options(step.record), *step.record.command])
         where, why = visible(step.record.cwd), visible(step.reason)
         lines.append(f"  {number}. (in {where}) {command}  [{why}]")
     if env_command:

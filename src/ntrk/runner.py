@@ -36,7 +36,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ntrk.errors import NtrkError
@@ -66,17 +66,22 @@ class RunResult:
         return self.exit_code == 0 and self.interrupted_by is None
 
 
-def run(argv: Sequence[str], on_spawn: Callable[[], None] | None = None) -> RunResult:
+def run(
+    argv: Sequence[str],
+    on_spawn: Callable[[], None] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunResult:
     """Run `argv` in the foreground and wait for it, passing terminating signals on.
 
     `on_spawn` is called once the command runs, with the watched signals still blocked: a
-    thread it starts inherits that mask, so those signals keep coming to this wait.
+    thread it starts inherits that mask, so those signals keep coming to this wait. `env`
+    replaces the environment the command inherits (an observer adds its variables).
     """
     started = time.monotonic()
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     try:
         with _children_not_reaped_by_the_kernel(), contextlib.closing(_GroupWitness()) as witness:
-            pid = _spawn(argv, old_mask)
+            pid = _spawn(argv, old_mask, os.environ if env is None else env)
             if on_spawn is not None:
                 on_spawn()
             status, interrupted_by = _Waiter(pid, witness).wait()
@@ -258,10 +263,10 @@ def _children_not_reaped_by_the_kernel() -> Iterator[None]:
         signal.signal(signal.SIGCHLD, previous)
 
 
-def _spawn(argv: Sequence[str], child_mask: Iterable[int]) -> int:
+def _spawn(argv: Sequence[str], child_mask: Iterable[int], env: Mapping[str, str]) -> int:
     try:
         return os.posix_spawnp(
-            argv[0], list(argv), os.environ, setsigmask=child_mask, setsigdef=_CHILD_DEFAULTS
+            argv[0], list(argv), env, setsigmask=child_mask, setsigdef=_CHILD_DEFAULTS
         )
     except FileNotFoundError as exc:
         raise NtrkError(

@@ -1,7 +1,8 @@
 """ntrk benchmarks: print medians and ratios against reference floors. Not part of the tests.
 
     python tests/bench/bench.py                 # every section, default sizes
-    python tests/bench/bench.py dirty trace     # some sections
+    python tests/bench/bench.py dirty trace     # some sections (dirty, trace, track, observe,
+                                                # notes, hashing, gitlog)
     python tests/bench/bench.py --quick         # small sizes (CI keeps the script working)
 
 Each section prints a table; the closing notes of the issues quote these tables.
@@ -401,6 +402,145 @@ def bench_openlineage(quick: bool) -> None:
     table(f"track with OpenLineage (median of {repeat}; bare command: {plain:.4f} s)", rows)
 
 
+def without_strace(base: Path) -> dict[str, str]:
+    """GIT_ENV with a PATH that holds the programs a benchmark runs, but not strace."""
+    tools = base / "bin-without-strace"
+    tools.mkdir()
+    for name in ("git", "sh", "true"):
+        found = shutil.which(name)
+        if found:
+            (tools / name).symlink_to(found)
+    (tools / "python").symlink_to(os.path.realpath(sys.executable))
+    return {**GIT_ENV, "PATH": str(tools)}
+
+
+OPEN_MANY = """
+import sys
+for n in range(int(sys.argv[1])):
+    with open(f"files/{n % 100}") as f:
+        f.read()
+"""
+
+
+def paired(actions: list[Callable[[], object]], repeat: int) -> list[tuple[float, float]]:
+    """(median, minimum) seconds of each action, run in turn so that load drifts hit all alike."""
+    times: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeat):
+        for action, spent in zip(actions, times, strict=True):
+            start = time.perf_counter()
+            action()
+            spent.append(time.perf_counter() - start)
+    return [(statistics.median(spent), min(spent)) for spent in times]
+
+
+def bench_observe(quick: bool) -> None:
+    """What watching a run costs: nt track's default hint, --observe, the hook per open."""
+    import compileall
+
+    from ntrk.observe import python, strace
+
+    # The hook's bytecode, as pip writes it at install (PYTHONDONTWRITEBYTECODE would otherwise
+    # make every Python process of the benchmark compile it again).
+    compileall.compile_dir(python.HOOK_DIR, quiet=1)
+    repeat = 7 if quick else 31
+    opens = 10_000
+    tracer = strace.find()
+    usable = tracer is not None and strace.problem(tracer) is None
+    with scratch() as base:
+        root = new_repo(base / "repo")
+        (root / "in.dat").write_text("x")
+        (root / "files").mkdir()
+        for n in range(100):
+            (root / "files" / str(n)).write_text(str(n))
+        (root / "open_many.py").write_text(OPEN_MANY)
+        # Both repositories below read an ntrk.toml, so the comparison is of the hint alone.
+        (root / "ntrk.toml").write_text("[track]\nwarn_unlisted = true\n")
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "data")
+        report = base / "report"
+        report.touch()
+        hook_env = python.environment(GIT_ENV, report, root)
+
+        # The Python process itself: startup with the hook, and each file it opens.
+        startup = [sys.executable, "-c", "pass"]
+        many = [sys.executable, "open_many.py", str(opens)]
+        cases = [
+            partial(run, startup, root),
+            partial(run, startup, root, hook_env),
+            partial(run, many, root),
+            partial(run, many, root, hook_env),
+        ]
+        labels = ["no observer", "audit hook"]
+        if usable and tracer is not None:
+            traced = [tracer, *strace.OPTIONS, "-o", str(base / "trace"), "--"]
+            cases += [partial(run, [*traced, *startup], root), partial(run, [*traced, *many], root)]
+            labels.append("strace")
+        timed = paired(cases, repeat)
+        starts = [timed[0], timed[1], *timed[4:5]]
+        bulk = [timed[2], timed[3], *timed[5:6]]
+        rows = [
+            ("observer", "python -c pass (s)", "+ (ms)", f"{opens:,} opens (s)", "per open (µs)")
+        ]
+        for label, (start_med, _), (bulk_med, _) in zip(labels, starts, bulk, strict=True):
+            rows.append(
+                (
+                    label,
+                    f"{start_med:.4f}",
+                    f"{(start_med - starts[0][0]) * 1000:.2f}",
+                    f"{bulk_med:.4f}",
+                    f"{(bulk_med - bulk[0][0]) / opens * 1e6:.2f}",
+                )
+            )
+        table(f"observing a Python process (medians of {repeat}, run in turn)", rows)
+
+        # nt track of a trivial step, and the same in a copy of the repository whose ntrk.toml
+        # turns the hint off.
+        quiet = base / "quiet"
+        shutil.copytree(root, quiet)
+        (quiet / "ntrk.toml").write_text("[track]\nwarn_unlisted = false\n")
+        git(quiet, "add", "-A")
+        git(quiet, "commit", "-qm", "no hint")
+        bare = [sys.executable, "step.py", "-i", "in.dat", "-o", "out.dat"]
+        cases = [
+            partial(run, bare, root),
+            partial(run, [NT, "track", *bare], quiet),
+            partial(run, [NT, "track", *bare], root),
+            partial(run, [NT, "track", "--observe", "--", *bare], root, without_strace(base)),
+        ]
+        labels = [
+            "bare command",
+            "nt track, no hook (warn_unlisted = false)",
+            "nt track (default: the hook, for the warning)",
+            "nt track --observe, audit hook",
+        ]
+        if usable:
+            cases.append(partial(run, [NT, "track", "--observe", "--", *bare], root))
+            labels.append("nt track --observe, strace")
+        timed = paired(cases, repeat)
+        plain = timed[0][0]
+        rows = [("nt track of a trivial Python step", "median (s)", "min (s)", "overhead (s)")]
+        for label, (median, fastest) in zip(labels, timed, strict=True):
+            over = "-" if median is plain else f"{median - plain:.4f}"
+            rows.append((label, f"{median:.4f}", f"{fastest:.4f}", over))
+        hint = timed[2][0] - timed[1][0]
+        rows.append(
+            (
+                "the hint's cost (default - no hook)",
+                f"{hint:.4f}",
+                "",
+                f"{hint / (timed[1][0] - plain):.1%} of the overhead",
+            )
+        )
+        imports = median_time(
+            partial(run, [sys.executable, "-c", "import click, pygit2"], Path.cwd()), repeat
+        )
+        table(
+            f"observation in nt track (medians of {repeat}, run in turn; import click, pygit2: "
+            f"{imports:.4f} s)",
+            rows,
+        )
+
+
 def add_fake_notes(root: Path, count: int) -> None:
     import pygit2
 
@@ -561,6 +701,7 @@ SECTIONS = {
     "trace": bench_trace,
     "track": bench_track,
     "openlineage": bench_openlineage,
+    "observe": bench_observe,
     "notes": bench_notes,
     "hashing": bench_hashing,
     "gitlog": bench_git_log,

@@ -60,9 +60,9 @@ def plan(repo: Repo, target: Path, everything: bool = False) -> list[PlannedStep
 def execute(
     repo: Repo,
     planned: list[PlannedStep],
-    run_step: Callable[[list[str]], tuple[int, Record | None]],
+    run_step: Callable[[Record], tuple[int, Record | None]],
 ) -> list[Verdict]:
-    """Run each step in its recorded directory; stop at the first failure."""
+    """Run each step (as `run_step` does) in its recorded directory; stop at the first failure."""
     verdicts: list[Verdict] = []
     for step in planned:
         directory = (repo.root / step.record.cwd).resolve()
@@ -72,7 +72,7 @@ def execute(
                 "restore that directory, then run nt rerun again",
             )
         with chdir(directory):
-            code, new = run_step(list(step.record.command))
+            code, new = run_step(step.record)
         if code != 0 or new is None:
             raise NtrkError(
                 f"step {step.record.id[:8]} ({shlex.join(step.record.command)}) failed "

@@ -122,18 +122,19 @@ class _Checker:
             return OutputStatus(path, "modified", rec, ["changed since its run wrote it"])
         reasons = []
         written = {entry.path for entry in rec.outputs}
+        upstream_of = dict(self._upstream_of(path))
         for source in rec.inputs:
             if source.path in written:
                 continue
             now = self.worktree.digest(source.path)
+            producer = upstream_of.get(source.path)
+            upstream = self.memo.get(producer.path) if producer is not None else None
             if now is None:
                 reasons.append(f"input {source.path} is missing")
             elif now.md5 != source.md5:
                 reasons.append(f"input {source.path} changed")
-        for source_path, producer in self._upstream_of(path):
-            upstream = self.memo.get(producer.path)
-            if upstream is not None and upstream.state != "ok":
-                reasons.append(f"upstream {source_path} is {upstream.state}")
+            elif upstream is not None and upstream.state != "ok":
+                reasons.append(f"upstream {source.path} is {upstream.state}")
         script = rec.script
         if script and script.blob and self.repo.blob_at_head(script.path) != script.blob:
             reasons.append(f"script {script.path} changed since the run")

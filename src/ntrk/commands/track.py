@@ -1,7 +1,8 @@
 """`nt track`: run a command at a clean commit and record how its outputs were made.
 
-argv → classified command → checks → run → checks → record → `store.record_run` (the log,
-then the sidecars and the git note).
+argv → classified command (plus declared files, `declare`) → checks → run, watched
+(`observe`) → checks → record → `store.record_run` (the log, then the sidecars and the git
+note).
 
 What a record claims is checked, not assumed:
 
@@ -24,12 +25,13 @@ import signal
 import stat
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pygit2
 
-from ntrk import config, context, lineage, record, runner
+from ntrk import context, declare, lineage, observe, record, runner
 from ntrk.classify import ClassifiedCommand, classify
 from ntrk.commands import trust
 from ntrk.console import say, warn
@@ -39,7 +41,7 @@ from ntrk.gitcli import run as run_git
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
 from ntrk.layout import STORE_DIR, is_ntrk_file
 from ntrk.record import MAX_RECORD_CHARS, FileRef, Record, Script
-from ntrk.repo import Head, Repo
+from ntrk.repo import Repo
 from ntrk.safeio import read_regular
 from ntrk.store import inflight, record_run
 from ntrk.store.indexer import CLOCK_NAME
@@ -50,8 +52,8 @@ _LISTED_PATHS = 8
 _ENTRY_CHARS = 80  # what a file entry adds to a record besides its path: md5, size, keys
 # A stat identity: what changes whenever a file's content may have (git's and DVC's rule).
 Identity = tuple[int, int, int, int, int]
-# A file's identity, a directory's own with its files', or None for nothing there.
-Snapshot = Identity | tuple[Identity, tuple[tuple[str, Identity], ...]] | None
+# A file's identity, a directory's files' (by path inside it), or None for nothing there.
+Snapshot = Identity | dict[str, Identity] | None
 
 
 @dataclass(frozen=True)
@@ -74,27 +76,48 @@ class _Named:
         return Path(self.token)
 
 
-def track(repo: Repo, argv: Sequence[str]) -> TrackResult:
-    """Run `argv` in the current directory and record its lineage."""
+def track(
+    repo: Repo,
+    argv: Sequence[str],
+    declared: declare.Declared = declare.NOTHING,
+    observing: bool | None = None,
+) -> TrackResult:
+    """Run `argv` in the current directory and record its lineage.
+
+    `declared` adds files the command's flags do not name; `observing` (None: as ntrk.toml
+    says) records the files the run is seen to open as well.
+    """
     with openlineage.track_events(repo) as events:
-        return _track(repo, argv, events)
+        return _track(repo, argv, events, declared, observing)
 
 
-def _track(repo: Repo, argv: Sequence[str], events: openlineage.TrackEvents) -> TrackResult:
+def _track(
+    repo: Repo,
+    argv: Sequence[str],
+    events: openlineage.TrackEvents,
+    declared: declare.Declared,
+    observing: bool | None,
+) -> TrackResult:
     head = repo.head()
     settings = trust.settings(repo)
     command = classify(argv, settings)
-    inputs_named = _inside(repo, command.inputs, "input")
-    outputs_named = _inside(repo, command.outputs, "output")
+    observer = observe.choose(settings, observing, command.argv)
+    inputs_named = _merged(
+        _inside(repo, command.inputs, "input"),
+        _inside(repo, declare.inputs_before_run(repo, declared), "input"),
+    )
+    declared_existing, declared_places = declare.outputs_before_run(repo, declared)
+    outputs_named = _merged(
+        _inside(repo, command.outputs, "output"), _inside(repo, declared_existing, "output")
+    )
     _refuse_if_too_large(command, outputs_named)
     run_id = record.new_id()  # before the run: its START event names it
     with ExitStack() as stack:
         cache = stack.enter_context(closing(StatCache(repo.cache_dir)))
         _refuse_if_dirty(repo, cache)
         log = stack.enter_context(LogWriter(repo.root, repo.cache_dir))
-        stack.enter_context(
-            inflight.register(repo.cache_dir, [named.relpath for named in outputs_named])
-        )
+        writes = [named.relpath for named in outputs_named] + declared_places
+        stack.enter_context(inflight.register(repo.cache_dir, writes))
         script = _script(repo, command)
         _refuse_hidden_changes(repo, script, inputs_named)
         inputs = _hash_inputs(inputs_named, cache)
@@ -106,26 +129,67 @@ def _track(repo: Repo, argv: Sequence[str], events: openlineage.TrackEvents) -> 
         start = record.now_precise()
         cwd = repo.relpath(Path(".")) or "."
         events.started(settings, run_id, head, cwd, script, command.argv, inputs, start)
-        result = runner.run(command.argv, on_spawn=events.send)
+        with observe.watch(observer, repo.root, command.argv) as session:
+            result = runner.run(session.argv, on_spawn=events.send, env=session.env)
         events.finished(result)
         if not result.succeeded:
             _say_not_recorded(command, result)
             return TrackResult(result.exit_code, None)
-        _refuse_if_inputs_changed(inputs_named, outputs_named, before)
         if script_file is not None and _identity(script_file) != script_before:
             warn(
                 f"{script_file.relative_to(repo.root)} changed while the command ran; "
                 "the record keeps the version it started with"
             )
+        outputs_named = _merged(
+            outputs_named, _inside(repo, declare.outputs_after_run(repo, declared), "output")
+        )
         touched = _touched_outputs(outputs_named, before)
+        found = observe.settle(
+            repo.root,
+            session,
+            [named.relpath for named in inputs_named],
+            [named.relpath for named in outputs_named],
+            script.path if script else None,
+        )
+        # What the record will say the run wrote: an input among those may have changed.
+        written = {named.relpath for named in outputs_named}
+        if observer.records and not found.too_many:
+            written |= set(found.writes)
+        _refuse_if_inputs_changed(inputs_named, written, before)
+        if observer.records and found.too_many:
+            warn(observe.too_many_warning(found))
+        elif observer.records:
+            inputs += _observed(
+                _hash_inputs(_inside(repo, _under(repo, found.reads), "input"), cache)
+            )
+            touched = _merged(touched, _inside(repo, _under(repo, found.writes), "output"))
         outputs, manifests = _hash_outputs(touched, cache)
+        if observer.records:
+            seen = set(found.writes)
+            outputs = [replace(ref, observed=True) if ref.path in seen else ref for ref in outputs]
         if not outputs:
-            say("no tracked outputs produced; nothing recorded.")
+            hint = observe.no_outputs_hint(observer, found, settings)
+            say(f"no tracked outputs produced; nothing recorded — {hint}")
             events.completed(None)
             return TrackResult(0, None)
-        newest = _newest_known(repo)
+        observe.warn_about(observer, found)
+        declared_inputs, declared_outputs = declare.for_record(repo, declared)
         rec = _create(
-            head, run_id, cwd, script, command, (inputs, outputs), start, result, settings, newest
+            run_id=run_id,
+            commit=head.commit,
+            branch=head.branch,
+            cwd=cwd,
+            script=script,
+            command=command.argv,
+            inputs=inputs,
+            outputs=outputs,
+            start=start,
+            duration=result.duration,
+            context=context.describe(settings),
+            newest_known=_newest_known(repo),
+            declared_inputs=declared_inputs,
+            declared_outputs=declared_outputs,
+            observed_by=session.method if observer.records else None,
         )
         record_run(repo, rec, log, manifests)
     events.completed(rec)
@@ -163,6 +227,25 @@ def _inside(repo: Repo, tokens: Sequence[str], role: str) -> list[_Named]:
         else:
             named.append(_Named(token, relpath))
     return named
+
+
+def _merged(named: list[_Named], more: list[_Named]) -> list[_Named]:
+    """`named` (as the flags gave them, repeats and all, as 0.1.0), then what it lacks of `more`."""
+    merged, known = list(named), {item.relpath for item in named}
+    for item in more:
+        if item.relpath not in known:
+            known.add(item.relpath)
+            merged.append(item)
+    return merged
+
+
+def _under(repo: Repo, relpaths: Sequence[str]) -> list[str]:
+    """Repository paths as tokens `_inside` takes (absolute: the run may have changed directory)."""
+    return [str(repo.root / relpath) for relpath in relpaths]
+
+
+def _observed(refs: list[FileRef]) -> list[FileRef]:
+    return [replace(ref, observed=True) for ref in refs]
 
 
 def _refuse_if_too_large(command: ClassifiedCommand, outputs: Sequence[_Named]) -> None:
@@ -270,24 +353,37 @@ def _hash_inputs(named: Sequence[_Named], cache: StatCache) -> list[FileRef]:
 
 
 def _refuse_if_inputs_changed(
-    inputs: Sequence[_Named], outputs: Sequence[_Named], before: dict[str, Snapshot]
+    inputs: Sequence[_Named], written: set[str], before: dict[str, Snapshot]
 ) -> None:
     """An input rewritten while the command ran makes the record untrue: record nothing.
 
-    A file that is both an input and an output of the run (an edit in place) is expected to
-    change.
+    What the run wrote itself is expected to change: a file that is both an input and an
+    output (an edit in place), and files it wrote inside an input directory.
     """
-    written = {named.relpath for named in outputs}
-    changed = [
-        named.token
-        for named in inputs
-        if named.relpath not in written and _identity(named.path) != before[named.relpath]
-    ]
+    changed = []
+    for named in inputs:
+        if _covered(named.relpath, written):
+            continue
+        now, then = _identity(named.path), before[named.relpath]
+        if isinstance(now, dict) and isinstance(then, dict):
+            mine = {
+                m for m in now.keys() | then.keys() if _covered(f"{named.relpath}/{m}", written)
+            }
+            now = {m: i for m, i in now.items() if m not in mine}
+            then = {m: i for m, i in then.items() if m not in mine}
+        if now != then:
+            changed.append(named.token)
     if changed:
         raise NtrkError(
             f"input {', '.join(changed)} changed while the command ran; nothing was recorded",
             "make sure nothing else writes the inputs of a running step, then run it again",
         )
+
+
+def _covered(relpath: str, written: set[str]) -> bool:
+    """Whether `relpath` is, or lies inside, one of the paths the run wrote."""
+    parts = relpath.split("/")
+    return any("/".join(parts[:end]) in written for end in range(1, len(parts) + 1))
 
 
 def _touched_outputs(outputs: Sequence[_Named], before: dict[str, Snapshot]) -> list[_Named]:
@@ -297,7 +393,7 @@ def _touched_outputs(outputs: Sequence[_Named], before: dict[str, Snapshot]) -> 
         after = _identity(named.path)
         if after is None:
             warn(f"output not found, not tracked: {named.token}")
-        elif after == before[named.relpath]:
+        elif after == before.get(named.relpath):
             warn(
                 f"output {named.token} was not written by this run (unchanged since before it "
                 "started), so it is not recorded as made by it"
@@ -328,13 +424,14 @@ def _hash_outputs(
 
 
 def _identity(path: Path) -> Snapshot:
-    """What changes when a file's (or a directory's files') content may have; None if absent."""
+    """What changes when a file's content may have; for a directory, that of each file in it
+    (by path inside it); None when nothing is there."""
     try:
         info = os.lstat(path)
     except OSError:
         return None
     if stat.S_ISDIR(info.st_mode):
-        return (_stat_identity(info), tuple(sorted(_tree_identities(path))))
+        return dict(_tree_identities(path))
     return _stat_identity(info)
 
 
@@ -347,7 +444,7 @@ def _tree_identities(directory: Path) -> Iterator[tuple[str, Identity]]:
         for name in filenames:
             full = os.path.join(dirpath, name)
             try:
-                yield full, _stat_identity(os.lstat(full))
+                yield os.path.relpath(full, directory), _stat_identity(os.lstat(full))
             except OSError:
                 continue
 
@@ -375,33 +472,10 @@ def _script(repo: Repo, command: ClassifiedCommand) -> Script | None:
     return Script(path=relpath, blob=repo.blob_at_head(relpath), md5=md5)
 
 
-def _create(
-    head: Head,
-    run_id: str,
-    cwd: str,
-    script: Script | None,
-    command: ClassifiedCommand,
-    files: tuple[list[FileRef], list[FileRef]],
-    start: str,
-    result: runner.RunResult,
-    settings: config.Config,
-    newest_known: str | None,
-) -> Record:
+def _create(**fields: Any) -> Record:
+    """`record.create`, with a record that could never be stored made one clear line."""
     try:
-        return record.create(
-            run_id=run_id,
-            commit=head.commit,
-            branch=head.branch,
-            cwd=cwd,
-            script=script,
-            command=command.argv,
-            inputs=files[0],
-            outputs=files[1],
-            start=start,
-            duration=result.duration,
-            context=context.describe(settings),
-            newest_known=newest_known,
-        )
+        return record.create(**fields)
     except InvalidRecord as exc:
         raise NtrkError(
             f"the run cannot be recorded: {exc}",
