@@ -51,28 +51,35 @@ from ntrk.safeio import write_atomic
 from ntrk.store import notes, runlog, sidecar
 from ntrk.text import json_dumps, json_loads
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "4"
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
     rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
-    best TEXT NOT NULL, special INTEGER NOT NULL, key TEXT NOT NULL DEFAULT '');
-CREATE INDEX records_key ON records (key);
+    best TEXT NOT NULL, special INTEGER NOT NULL, key TEXT NOT NULL DEFAULT '',
+    time TEXT, outs TEXT, ins TEXT);
 CREATE TABLE occ (
     rid INTEGER NOT NULL, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
     text TEXT);
-CREATE INDEX occ_rid ON occ (rid, sort);
-CREATE INDEX occ_source ON occ (source, place);
 CREATE TABLE outputs (rid INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT NOT NULL);
-CREATE INDEX outputs_path ON outputs (path);
-CREATE INDEX outputs_md5 ON outputs (md5);
 CREATE TABLE inputs (rid INTEGER NOT NULL, path TEXT NOT NULL);
-CREATE INDEX inputs_path ON inputs (path);
 CREATE TABLE blob_md5 (oid TEXT PRIMARY KEY, md5 TEXT NOT NULL);
 CREATE TABLE stage (
     id TEXT, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
-    special INTEGER NOT NULL, text TEXT NOT NULL);
+    special INTEGER NOT NULL, text TEXT NOT NULL, time TEXT, outs TEXT, ins TEXT);
 CREATE TABLE touched (rid INTEGER PRIMARY KEY);
+"""
+# Made after the first (bulk) load: building an index by one sort is far cheaper than keeping it
+# up to date through 100,000 inserts in random order. Later refreshes find them in place.
+_PLACE_INDEXES = """
+CREATE INDEX IF NOT EXISTS occ_rid ON occ (rid, sort);
+CREATE INDEX IF NOT EXISTS occ_source ON occ (source, place);
+"""
+_LOOKUP_INDEXES = """
+CREATE INDEX IF NOT EXISTS records_key ON records (key);
+CREATE INDEX IF NOT EXISTS outputs_path ON outputs (path);
+CREATE INDEX IF NOT EXISTS outputs_md5 ON outputs (md5);
+CREATE INDEX IF NOT EXISTS inputs_path ON inputs (path);
 """
 
 LOG_SOURCE = "log"
@@ -81,35 +88,45 @@ RANK_LOG, RANK_OWN_NOTES, RANK_FETCHED_NOTES, RANK_SIDECAR = 0, 1, 2, 3
 _BATCH = 5_000
 _MAX_WARNINGS = 5
 _MD5_GLOB = "[0-9a-f]" * 32
-# Whether staged line ?4 is a record as far as the index needs one: strict JSON (SQLite's
-# json_valid refuses NaN and Infinity), schema v1, a well-formed id. Checked in C, once per
-# line; `record.parse` checks the rest in Python when a query first uses the record, and
-# skips it there with one warning when it fails.
-_IS_RECORD = """json_valid(?4) AND json_type(?4) = 'object'
-    AND json_type(?4, '$.v') = 'integer' AND json_extract(?4, '$.v') = 1
-    AND json_type(?4, '$.id') = 'text' AND length(json_extract(?4, '$.id')) BETWEEN 1 AND 128
-    AND json_extract(?4, '$.id') NOT GLOB '*[^0-9A-Za-z_.-]*'"""
-
-
+# What the index takes from a record's text, each JSON value extracted once (SQLite keeps the
+# parse of a text for the other JSON functions of the same row): the fields below, from `j`.
+_EXTRACT = """SELECT j ->> '$.id' AS i, j ->> '$.v' AS v, json_type(j, '$.v') AS vt,
+    j ->> '$.order' AS o, j ->> '$.start' AS s, j ->> '$.ts' AS t,
+    j -> '$.outputs' AS outs, j -> '$.inputs' AS ins"""
+# A line is a record as far as the index needs one: strict JSON (SQLite's json_valid refuses NaN
+# and Infinity), an object, schema v1, a well-formed id. Checked in C, once per line;
+# `record.parse` checks the rest in Python when a query first uses the record, and skips it
+# there with one warning when it fails.
+_IS_RECORD = """vt = 'integer' AND v = 1 AND typeof(i) = 'text'
+    AND length(i) BETWEEN 1 AND 128 AND i NOT GLOB '*[^0-9A-Za-z_.-]*'"""
 # A time as records hold it: `2026-11-25T14:05:05Z`, or with up to nine fraction digits.
 _DATE_TIME = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
 
 
-def _time_field(field: str) -> str:
-    """SQL: the record's `field` as a comparable time (whole seconds padded to microseconds),
-    or NULL when it is missing or not a well-formed time."""
-    value = f"json_extract(text, '$.{field}')"
+def _as_time(value: str) -> str:
+    """SQL: `value` as a comparable time (whole seconds padded to microseconds), or NULL when
+    it is not a well-formed time."""
     return f"""CASE
-      WHEN json_type(text, '$.{field}') IS NOT 'text' THEN NULL
+      WHEN typeof({value}) != 'text' THEN NULL
       WHEN {value} GLOB '{_DATE_TIME}Z' THEN substr({value}, 1, 19) || '.000000Z'
       WHEN {value} GLOB '{_DATE_TIME}.*Z' AND length({value}) BETWEEN 22 AND 30
         AND substr({value}, 21, length({value}) - 21) NOT GLOB '*[^0-9]*' THEN {value}
       END"""
 
 
-# A record's place in time: `order`, else `start`, else `ts`; then its first log line, then
-# its id (see `lineage`).
-_TIME_OF = f"coalesce({_time_field('order')}, {_time_field('start')}, {_time_field('ts')}, '')"
+# When the run ran: `order`, else `start`, else `ts` (see `lineage`).
+_TIME = f"coalesce({_as_time('o')}, {_as_time('s')}, {_as_time('t')}, '')"
+
+
+def _derived_from(json: str) -> str:
+    """SQL: (id or NULL, time, outputs, inputs) of the record text `json`, one row."""
+    return (
+        f"SELECT CASE WHEN {_IS_RECORD} THEN i END AS id, {_TIME} AS time, outs, ins"
+        # CASE is lazy: json_type never sees text that is not JSON (it would raise), and a
+        # line that is not a JSON object becomes NULL, whose fields are all NULL.
+        f" FROM ({_EXTRACT} FROM (SELECT CASE WHEN json_valid({json}) THEN"
+        f" CASE WHEN json_type({json}) = 'object' THEN {json} END END AS j))"
+    )
 
 
 def path_key(path: str) -> str:
@@ -171,7 +188,9 @@ class Indexer:
                 self._notes()
                 self._sidecars()
             self._flush()
+            _script(self.db, _PLACE_INDEXES)
             self._settle()
+            _script(self.db, _LOOKUP_INDEXES)
         for collected in self._warnings.values():
             collected.close()
 
@@ -391,11 +410,12 @@ class Indexer:
         if not self._pending:
             return
         db = self.db
-        # The id of a line that is a record (checked in C, once); NULL for any other line.
+        # A line that is a record (checked in C, once) gets its id and what the index derives
+        # from it, in the same parse; any other line gets NULL.
         db.executemany(
-            "INSERT INTO stage (source, place, sort, text, special, id) VALUES (?1, ?2, ?3, ?4,"
-            " instr(?4, '\\ud') > 0 OR instr(?4, '\\uD') > 0,"
-            f" CASE WHEN {_IS_RECORD} THEN json_extract(?4, '$.id') END)",
+            "INSERT INTO stage (source, place, sort, text, special, id, time, outs, ins)"
+            " SELECT ?1, ?2, ?3, ?4, instr(?4, '\\ud') > 0 OR instr(?4, '\\uD') > 0, d.*"
+            f" FROM ({_derived_from('?4')}) d",
             self._pending,
         )
         self.staged += len(self._pending)
@@ -407,8 +427,8 @@ class Indexer:
             self._warn_invalid(source, place, sort, text)
         db.execute("DELETE FROM stage WHERE id IS NULL")
         db.execute(
-            "INSERT INTO records (id, text, best, special)"
-            " SELECT id, text, sort, special FROM stage ORDER BY sort"
+            "INSERT INTO records (id, text, best, special, time, outs, ins)"
+            " SELECT id, text, sort, special, time, outs, ins FROM stage ORDER BY sort"
             " ON CONFLICT (id) DO NOTHING"
         )
         # A better place for a record already known: its text comes from there now.
@@ -492,7 +512,8 @@ class Indexer:
             (rid, rid),
         )
         self.db.execute(
-            "UPDATE records SET text = ?, best = ?, special = ? WHERE rid = ?",
+            "UPDATE records SET text = ?1, best = ?2, special = ?3, (time, outs, ins) ="
+            f" (SELECT time, outs, ins FROM ({_derived_from('?1')})) WHERE rid = ?4",
             (text, best, special, rid),
         )
         self.db.execute(
@@ -525,23 +546,21 @@ class Indexer:
         self._set_text(rid, text, best, int("\\ud" in text or "\\uD" in text))
 
     def _derive(self) -> None:
-        """Outputs, inputs and order keys of the touched records, from their text."""
+        """Outputs, inputs and order keys of the touched records (from what staging derived)."""
         db = self.db
         touched = "SELECT rid FROM touched"
         db.execute(f"DELETE FROM outputs WHERE rid IN ({touched})")
         db.execute(f"DELETE FROM inputs WHERE rid IN ({touched})")
-        for table, columns, extra in (
-            ("outputs", "rid, path, md5", ", json_extract(e.value, '$.md5')"),
-            ("inputs", "rid, path", ""),
+        for table, source, columns, extra in (
+            ("outputs", "outs", "rid, path, md5", ", e.value ->> '$.md5'"),
+            ("inputs", "ins", "rid, path", ""),
         ):
+            # A path that is not text, or an md5 that is not one, is never looked up: the
+            # record fails validation when a query uses it.
             db.execute(
-                f"INSERT INTO {table} ({columns})"
-                f" SELECT r.rid, json_extract(e.value, '$.path'){extra}"
-                f" FROM records r JOIN touched USING (rid), json_each(r.text, '$.{table}') e"
-                " WHERE NOT r.special AND e.type = 'object'"
-                " AND json_type(e.value, '$.path') = 'text'"
-                " AND json_type(e.value, '$.md5') = 'text'"
-                " AND json_extract(e.value, '$.md5') GLOB :md5",
+                f"INSERT INTO {table} ({columns}) SELECT r.rid, e.value ->> '$.path'{extra}"
+                f" FROM records r JOIN touched USING (rid), json_each(r.{source}) e"
+                " WHERE NOT r.special AND e.type = 'object' AND e.value ->> '$.md5' GLOB :md5",
                 {"md5": _MD5_GLOB},
             )
         for rid, text in db.execute(
@@ -549,7 +568,7 @@ class Indexer:
         ).fetchall():
             self._derive_in_python(rid, text)
         db.execute(
-            f"UPDATE records SET key = ({_TIME_OF}) || char(0) || coalesce("
+            "UPDATE records SET key = time || char(0) || coalesce("
             "(SELECT min(place) FROM occ"
             # `+occ.source`: look the record's own places up by rid, never scan a source.
             f" WHERE occ.rid = records.rid AND +occ.source = '{LOG_SOURCE}'), '')"
@@ -610,6 +629,13 @@ class Indexer:
 
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _script(db: Any, statements: str) -> None:
+    """Run SQL statements one by one (executescript would commit the open transaction)."""
+    for statement in statements.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def where_found(source: str, place: str, sort: str) -> tuple[str, str]:
