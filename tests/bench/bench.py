@@ -309,11 +309,49 @@ def chain_notes(root: Path, records: int, depth: int, per_note: int) -> list[byt
     return [rec.line.encode() for rec in parsed]
 
 
+def child_times(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, its children included) of one successful run."""
+    return wall_and_cpu(argv, cwd, GIT_ENV)
+
+
+def call_times(action: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds of a call in this process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def cold_times(root: Path, argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of a run that must build the index from scratch."""
+    drop_index(root)
+    return child_times(argv, root)
+
+
+def paired_times(
+    actions: list[Callable[[], tuple[float, float]]], repeat: int
+) -> list[tuple[float, float]]:
+    """(median wall, median CPU) seconds of each action, run in turn, repeat after repeat.
+
+    On a shared machine the wall ratio moves with the load; the CPU ratio is the steadier one.
+    """
+    walls: list[list[float]] = [[] for _ in actions]
+    cpus: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeat):
+        for action, wall, cpu in zip(actions, walls, cpus, strict=True):
+            spent, used = action()
+            wall.append(spent)
+            cpu.append(used)
+    return [
+        (statistics.median(wall), statistics.median(cpu))
+        for wall, cpu in zip(walls, cpus, strict=True)
+    ]
+
+
 def bench_notesclone(quick: bool) -> None:
     """A clone whose lineage is only in notes: `nt sync`, the first `nt trace`, a warm one."""
     sizes = capped([2_000] if quick else [20_000, 100_000])
     repeat = 5 if quick else 9
-    rows = [
+    first_rows = [
         (
             "records",
             "notes",
@@ -322,12 +360,24 @@ def bench_notesclone(quick: bool) -> None:
             "first trace (s)",
             "first / json",
             "target",
+            "CPU: json (s)",
+            "CPU: trace (s)",
+            "CPU ratio",
+            "peak RSS (MB)",
+        )
+    ]
+    warm_rows = [
+        (
+            "records",
+            "notes",
             "import (s)",
             "warm trace (s)",
             "warm / import",
             "target",
-            "first RSS (MB)",
-            "warm RSS (MB)",
+            "CPU: import (s)",
+            "CPU: trace (s)",
+            "CPU ratio",
+            "peak RSS (MB)",
         )
     ]
     imports = [sys.executable, "-c", "import click, pygit2"]
@@ -342,42 +392,65 @@ def bench_notesclone(quick: bool) -> None:
                 git(base, "clone", "-q", str(remote), "clone")
                 clone = base / "clone"
                 assert not (clone / ".ntrk").exists()
-                synced = median_time(partial(run_ok, [NT, "sync"], clone), 1)
+                synced, _ = child_times([NT, "sync"], clone)
                 target = deepest_file(clone, records, 100)
                 argv = [NT, "trace", target]
-                # The first trace after the sync builds the index; then twice more from scratch.
-                first, parse = paired(
-                    [partial(cold_trace, clone, argv), partial(parse_lines, lines)], 3
+                # The first trace right after the sync builds the index; then twice more so.
+                (first, first_cpu), (parse, parse_cpu) = paired_times(
+                    [
+                        partial(cold_times, clone, argv),
+                        partial(call_times, partial(parse_lines, lines)),
+                    ],
+                    3,
                 )
                 drop_index(clone)
                 _, first_rss = timed_rss(argv, clone)
                 result = run(argv, clone)
                 assert result.returncode == 0 and len(result.stdout.splitlines()) == 100, result
-                warm, floor = paired(
-                    [partial(run, argv, clone), partial(run, imports, clone)], repeat
+                (warm, warm_cpu), (floor, floor_cpu) = paired_times(
+                    [partial(child_times, argv, clone), partial(child_times, imports, clone)],
+                    repeat,
                 )
                 _, warm_rss = timed_rss(argv, clone)
-                rows.append(
+                first_rows.append(
                     (
                         f"{records:,}",
                         f"{notes_count:,}",
-                        f"{synced:.3f}",
-                        f"{parse[0]:.3f}",
-                        f"{first[0]:.3f}",
-                        f"{first[0] / parse[0]:.2f}x",
-                        verdict(first[0] / parse[0], 1),
-                        f"{floor[0]:.3f}",
-                        f"{warm[0]:.3f}",
-                        f"{warm[0] / floor[0]:.2f}x",
-                        verdict(warm[0] / floor[0], 2),
+                        f"{synced:.2f}",
+                        f"{parse:.3f}",
+                        f"{first:.3f}",
+                        f"{first / parse:.2f}x",
+                        verdict(first / parse, 1),
+                        f"{parse_cpu:.3f}",
+                        f"{first_cpu:.3f}",
+                        f"{first_cpu / parse_cpu:.2f}x",
                         f"{first_rss:.0f}",
+                    )
+                )
+                warm_rows.append(
+                    (
+                        f"{records:,}",
+                        f"{notes_count:,}",
+                        f"{floor:.3f}",
+                        f"{warm:.3f}",
+                        f"{warm / floor:.2f}x",
+                        verdict(warm / floor, 2),
+                        f"{floor_cpu:.3f}",
+                        f"{warm_cpu:.3f}",
+                        f"{warm_cpu / floor_cpu:.2f}x",
                         f"{warm_rss:.0f}",
                     )
                 )
     table(
-        "notes-only clone, depth 100 (first trace: median of 3 builds from scratch, the first "
-        f"right after nt sync; warm: median of {repeat}; each run in turn with its floor)",
-        rows,
+        "notes-only clone, depth 100: the first nt trace after nt sync against json.loads of "
+        "the records' lines (medians of 3 index builds from scratch, the first right after the "
+        "sync, each in turn with the floor)",
+        first_rows,
+    )
+    table(
+        "notes-only clone, depth 100: warm nt trace against python -c 'import click, pygit2' "
+        f"(medians of {repeat}, in turn)",
+        warm_rows,
     )
 
 
@@ -399,7 +472,9 @@ def bench_coldindex(quick: bool) -> None:
             "warm (s)",
             "cold / json",
             "target",
-            "(cold - warm) / json",
+            "CPU: json (s)",
+            "CPU: cold (s)",
+            "CPU ratio",
             "peak RSS (MB)",
             "target",
         )
@@ -411,9 +486,9 @@ def bench_coldindex(quick: bool) -> None:
             log = root / ".ntrk" / "runs.jsonl"
             lines = log.read_bytes().splitlines()
             argv = [NT, "log", "-n", "1"]
-            repeat = 1 if records >= 1_000_000 else 3
-            cold, parse = paired(
-                [partial(cold_trace, root, argv), partial(parse_lines, lines)], repeat
+            (cold, cold_cpu), (parse, parse_cpu) = paired_times(
+                [partial(cold_times, root, argv), partial(call_times, partial(parse_lines, lines))],
+                1 if records >= 1_000_000 else 3,
             )
             del lines
             run_ok(argv, root)
@@ -424,17 +499,23 @@ def bench_coldindex(quick: bool) -> None:
                 (
                     f"{records:,}",
                     f"{log.stat().st_size / 1e6:.0f}",
-                    f"{parse[0]:.3f}",
-                    f"{cold[0]:.3f}",
+                    f"{parse:.3f}",
+                    f"{cold:.3f}",
                     f"{warm:.3f}",
-                    f"{cold[0] / parse[0]:.2f}x",
-                    verdict(cold[0] / parse[0], 0.5),
-                    f"{(cold[0] - warm) / parse[0]:.2f}x",
+                    f"{cold / parse:.2f}x",
+                    verdict(cold / parse, 0.5),
+                    f"{parse_cpu:.3f}",
+                    f"{cold_cpu:.3f}",
+                    f"{cold_cpu / parse_cpu:.2f}x",
                     f"{rss:.0f}",
                     "≤ 100 met" if rss <= 100 else f"≤ 100 MISSED by {rss / 100 - 1:.0%}",
                 )
             )
-    table("cold index build from the log, depth 100 (each build in turn with its floor)", rows)
+    table(
+        "cold index build from the log, depth 100 (nt log -n 1 with the index deleted, each "
+        "build in turn with the floor; warm: the same with the index built)",
+        rows,
+    )
 
 
 def bench_track(quick: bool) -> None:
@@ -452,10 +533,13 @@ def bench_track(quick: bool) -> None:
             "import floor (s)",
             "overhead / import floor",
             "target",
+            "CPU: overhead (s)",
+            "CPU: import (s)",
+            "CPU ratio",
             "overhead / at 0 records",
         )
     ]
-    first_overhead = None
+    first_overhead: tuple[float, float] | None = None
     for records in histories:
         with scratch() as base:
             root = new_repo(base / "repo")
@@ -469,17 +553,18 @@ def bench_track(quick: bool) -> None:
             (root / "in.dat").write_text("x")
             bare = [sys.executable, "step.py", "-i", "in.dat", "-o", "out.dat"]
             run_ok([NT, "track", *bare], root)  # the first run in a repository sets its config
-            timed = paired(
+            timed = paired_times(
                 [
-                    partial(run, bare, root),
-                    partial(run, [NT, "track", *bare], root),
-                    partial(run, imports, root),
+                    partial(child_times, bare, root),
+                    partial(child_times, [NT, "track", *bare], root),
+                    partial(child_times, imports, root),
                 ],
                 repeat,
             )
-            (plain, _), (tracked, _), (floor, _) = timed
-            overhead = tracked - plain
-            first_overhead = first_overhead or overhead
+            (plain, plain_cpu), (tracked, tracked_cpu), (floor, floor_cpu) = timed
+            overhead, overhead_cpu = tracked - plain, tracked_cpu - plain_cpu
+            first_overhead = first_overhead or (overhead, overhead_cpu)
+            at_zero, at_zero_cpu = first_overhead
             rows.append(
                 (
                     f"{records:,}",
@@ -490,7 +575,10 @@ def bench_track(quick: bool) -> None:
                     f"{floor:.4f}",
                     f"{overhead / floor:.2f}x",
                     verdict(overhead / floor, 1.3),
-                    f"{overhead / first_overhead:.2f}x",
+                    f"{overhead_cpu:.4f}",
+                    f"{floor_cpu:.4f}",
+                    f"{overhead_cpu / floor_cpu:.2f}x",
+                    f"{overhead / at_zero:.2f}x (CPU {overhead_cpu / at_zero_cpu:.2f}x)",
                 )
             )
     table(
@@ -940,7 +1028,7 @@ def bench_git_log(quick: bool) -> None:
     from ntrk.store import notes
 
     count = 10_000 if quick else 100_000
-    repeat = 9 if quick else 15
+    repeat = 21 if quick else 51  # milliseconds each: many repeats steady the medians
     with scratch() as base:
         root = new_repo(base / "repo")
         for index in range(100):
@@ -961,37 +1049,45 @@ def bench_git_log(quick: bool) -> None:
         ours_text = run_ok(ours, root).stdout.replace(b"Notes (ntrk):", b"Notes (bygit):")
         assert ours_text == run_ok(theirs, root).stdout, "the two notes refs differ"
         assert ours_text.count(b"Notes (bygit):") == 100
-        timed = paired(
+        timed = paired_times(
             [
-                partial(run, ["git", "log", "-n", "100"], root),
-                partial(run, theirs, root),
-                partial(run, ours, root),
+                partial(child_times, ["git", "log", "-n", "100"], root),
+                partial(child_times, theirs, root),
+                partial(child_times, ours, root),
             ],
             repeat,
         )
-        (plain, _), (floor, _), (with_notes, _) = timed
+        (plain, plain_cpu), (floor, floor_cpu), (with_notes, notes_cpu) = timed
+        trees = {git(root, "rev-parse", f"{ref}^{{tree}}") for ref in ("notes/bygit", "notes/ntrk")}
+        same_tree = len(trees) == 1
         table(
             f"git log with {count + 100:,} notes on real commits (medians of {repeat}, in turn)",
             [
-                ("command", "seconds", "ratio", "notes tree shape"),
-                ("git log -n 100", f"{plain:.4f}", "", ""),
+                ("command", "seconds", "CPU (s)", "ratio", "CPU ratio", "notes tree shape"),
+                ("git log -n 100", f"{plain:.4f}", f"{plain_cpu:.4f}", "", "", ""),
                 (
                     "git log --notes=bygit -n 100 (fast-import's notes)",
                     f"{floor:.4f}",
+                    f"{floor_cpu:.4f}",
                     f"{floor / plain:.2f}x plain",
+                    f"{floor_cpu / plain_cpu:.2f}x plain",
                     fanout_shape(root, "refs/notes/bygit"),
                 ),
                 (
                     "git log --notes=ntrk -n 100",
                     f"{with_notes:.4f}",
+                    f"{notes_cpu:.4f}",
                     f"{with_notes / plain:.2f}x plain",
+                    f"{notes_cpu / plain_cpu:.2f}x plain",
                     fanout_shape(root, "refs/notes/ntrk"),
                 ),
                 (
                     "ntrk / git's notes",
                     "",
-                    f"{with_notes / floor:.2f}x",
-                    verdict(with_notes / floor, 1.1),
+                    "",
+                    f"{with_notes / floor:.2f}x ({verdict(with_notes / floor, 1.1)})",
+                    f"{notes_cpu / floor_cpu:.2f}x",
+                    "the same tree" if same_tree else "different trees",
                 ),
             ],
         )
