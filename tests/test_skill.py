@@ -200,6 +200,8 @@ def test_the_readme_install_lines_name_this_marketplace_and_plugin() -> None:
 
 def test_the_frontmatter_names_the_skill_and_carries_its_triggers() -> None:
     data, body = frontmatter(SKILL)
+    # The portable Agent Skills fields only. In particular no `allowed-tools`: the skill must not
+    # pre-approve any command (nt rerun, nt trust), so the agent still asks before running one.
     assert set(data) == {"name", "description"}
     assert data["name"] == "ntrk" == SKILL_PATH.parent.name
     description = data["description"]
