@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pygit2
+
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord
 from ntrk.gitcli import run
@@ -59,9 +61,14 @@ def pre_commit(repo: Repo) -> PreCommit:
 
 
 def log_is_ignored(repo: Repo) -> bool:
-    """Whether git ignores the log, so that no commit would carry it."""
-    # Without --no-index: a log that is already tracked stages fine whatever the ignore rules.
-    return run(repo.root, "check-ignore", "-q", LOG_RELPATH).returncode == 0
+    """Whether git ignores the log, so that no commit would carry it (a tracked log is never
+    ignored: it stages fine whatever the ignore rules)."""
+    try:
+        if LOG_RELPATH in repo.git.index:
+            return False
+        return bool(repo.git.path_is_ignored(LOG_RELPATH))
+    except (pygit2.GitError, OSError):
+        return run(repo.root, "check-ignore", "-q", LOG_RELPATH).returncode == 0
 
 
 def under_pre_commit_framework() -> bool:

@@ -35,6 +35,7 @@ from ntrk.gitcli import GitError, git, run
 from ntrk.layout import KEPT_HOOK_SUFFIX
 from ntrk.repo import Repo
 from ntrk.safeio import write_atomic
+from ntrk.store.notes import common_dir
 
 MARKER = b"ntrk-managed-hook"
 PYTHON_PLACEHOLDER = "@NTRK_PYTHON@"
@@ -92,8 +93,20 @@ def is_ours(path: Path) -> bool:
 
 
 def installed(repo: Repo) -> bool:
-    """Whether ntrk's pre-commit hook runs on a commit (also as the framework's `.legacy`)."""
-    directory = hooks_dir(repo)
+    """Whether ntrk's pre-commit hook runs on a commit (also as the framework's `.legacy`).
+
+    Asked on every `nt track`, so it reads git's configuration through pygit2 instead of
+    running `git rev-parse --git-path hooks`: `core.hooksPath` (relative to the work tree, `~`
+    expanded, as git does), else the common git directory's `hooks/`.
+    """
+    try:
+        configured = repo.git.config["core.hooksPath"]
+    except (KeyError, ValueError):
+        configured = None
+    if configured:
+        directory = repo.root / os.path.expanduser(configured)
+    else:
+        directory = common_dir(repo.git) / "hooks"
     return is_ours(directory / "pre-commit") or is_ours(directory / "pre-commit.legacy")
 
 

@@ -39,12 +39,11 @@ from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.export import openlineage
 from ntrk.gitcli import run as run_git
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
-from ntrk.layout import STORE_DIR, is_ntrk_file
+from ntrk.layout import CLOCK_NAME, STORE_DIR, is_ntrk_file
 from ntrk.record import MAX_RECORD_CHARS, FileRef, Record, Script
 from ntrk.repo import Repo
 from ntrk.safeio import read_regular
 from ntrk.store import inflight, record_run
-from ntrk.store.indexer import CLOCK_NAME
 from ntrk.store.runlog import LogWriter
 from ntrk.store.statcache import StatCache
 

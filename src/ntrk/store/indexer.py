@@ -83,7 +83,6 @@ CREATE INDEX IF NOT EXISTS inputs_path ON inputs (path);
 """
 
 LOG_SOURCE = "log"
-CLOCK_NAME = "clock"  # the newest time of any indexed record, for `nt track` (see `lineage`)
 RANK_LOG, RANK_OWN_NOTES, RANK_FETCHED_NOTES, RANK_SIDECAR = 0, 1, 2, 3
 _BATCH = 5_000
 _MAX_WARNINGS = 5
@@ -498,7 +497,7 @@ class Indexer:
             self._set_meta("clock", newest)
             if self.repo is not None:
                 with contextlib.suppress(OSError):
-                    write_atomic(self.repo.cache_dir / CLOCK_NAME, newest.encode("ascii"))
+                    write_atomic(self.repo.cache_dir / layout.CLOCK_NAME, newest.encode("ascii"))
 
     def _set_text(self, rid: int, text: str, best: str, special: int) -> None:
         """Give record `rid` another text, keeping the old one with every place that had it.
