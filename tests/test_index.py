@@ -196,3 +196,32 @@ def test_read_only_git_directory_answers_from_memory(unprivileged, hermetic_git)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"(no tracked inputs) -> step.py @ {head[:7]} -> a\n"
     assert not index_path(root).exists()
+
+
+def test_a_notes_ref_past_its_byte_limit_is_left_out_whole(repo: Path, cli, monkeypatch) -> None:
+    """notes.MAX_REF_BYTES bounds what one notes ref costs to index (a blob shared by many
+    notes counts once per note). Crossing it either way, the incremental index answers as
+    a fresh one does: the ref's records all in, or all out with one warning."""
+    from ntrk import record
+    from ntrk.store import notes
+
+    repository = pygit2.Repository(str(repo))
+    head = git(repo, "rev-parse", "HEAD").strip()
+    made = [record.parse(v1_record(i, [], [(f"o{i}.csv", b"o")], commit=head)) for i in range(3)]
+    notes.add(repository, made[:2])
+    under = git(repo, "rev-parse", layout.NOTES_REF).strip()
+    size = len(git(repo, "notes", "--ref=ntrk", "show", head).encode())
+    monkeypatch.setattr(notes, "MAX_REF_BYTES", size + 10)
+
+    def listed() -> tuple[list[str], str]:
+        done = cli("log", "--json")
+        return [r["id"] for r in json.loads(done.out or "[]")], done.err
+
+    assert sorted(listed()[0]) == [r.id for r in made[:2]]
+    notes.add(repository, made[2:])  # the note grows past the limit
+    over, err = listed()
+    assert over == [] and "refs/notes/ntrk not read: its notes hold more than" in err
+    index_path(repo).unlink()
+    assert listed() == (over, err)
+    git(repo, "update-ref", layout.NOTES_REF, under)  # back under it: read whole again
+    assert sorted(listed()[0]) == [r.id for r in made[:2]]

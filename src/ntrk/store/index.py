@@ -31,7 +31,7 @@ import pygit2
 
 from ntrk import layout
 from ntrk import record as record_mod
-from ntrk.console import warn
+from ntrk.console import CappedWarnings, warn
 from ntrk.errors import InvalidRecord
 from ntrk.lineage import END, Produced
 from ntrk.record import Record
@@ -49,7 +49,6 @@ from ntrk.store.indexer import (
 _BUSY_TIMEOUT_MS = 30_000
 _PAGE = 64
 _LOCK_NAME = "index.lock"
-_MAX_WARNINGS = 5
 
 
 class LineageIndex:
@@ -62,13 +61,12 @@ class LineageIndex:
         self._records: dict[int, Record | None] = {}
         self._manifests: dict[tuple[str, str], Mapping[str, str] | None] = {}
         self._recovered = False
-        self._invalid = 0
+        self._invalid = CappedWarnings("records", "invalid records skipped")
 
     def close(self) -> None:
         """Release the database (and its locks) now rather than at garbage collection."""
         self._db.close()
-        if self._invalid > _MAX_WARNINGS:
-            warn(f"{self._invalid - _MAX_WARNINGS} more invalid record(s) skipped")
+        self._invalid.close()
 
     # --- what the lineage rules ask -----------------------------------------------------
 
@@ -207,9 +205,10 @@ class LineageIndex:
                 try:
                     rec = record_mod.parse_json(rows[0][0])
                 except InvalidRecord as exc:
-                    self._invalid += 1
-                    if self._invalid <= _MAX_WARNINGS:
-                        warn(f"{self._where(rid)}: skipped, not a valid record ({exc})")
+                    reason = exc
+                    self._invalid.add(
+                        lambda: f"{self._where(rid)}: skipped, not a valid record ({reason})"
+                    )
             self._records[rid] = rec
         return self._records[rid]
 

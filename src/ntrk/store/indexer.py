@@ -43,7 +43,7 @@ from typing import Any
 import pygit2
 
 from ntrk import layout
-from ntrk.console import Progress, warn
+from ntrk.console import CappedWarnings, Progress
 from ntrk.errors import InvalidRecord
 from ntrk.record import is_md5, parse_json
 from ntrk.repo import Repo
@@ -51,7 +51,7 @@ from ntrk.safeio import write_atomic
 from ntrk.store import notes, runlog, sidecar
 from ntrk.text import json_dumps, json_loads
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
@@ -85,7 +85,6 @@ CREATE INDEX IF NOT EXISTS inputs_path ON inputs (path);
 LOG_SOURCE = "log"
 RANK_LOG, RANK_OWN_NOTES, RANK_FETCHED_NOTES, RANK_SIDECAR = 0, 1, 2, 3
 _BATCH = 5_000
-_MAX_WARNINGS = 5
 _MD5_GLOB = "[0-9a-f]" * 32
 # What the index takes from a record's text, each JSON value extracted once (SQLite keeps the
 # parse of a text for the other JSON functions of the same row): the fields below, from `j`.
@@ -146,27 +145,6 @@ def path_of_key(key: str) -> str:
 
 
 @dataclass
-class _Warnings:
-    """Warnings about one source, capped: a broken note must not print thirty lines."""
-
-    source: str
-    shown: int = 0
-    more: int = 0
-
-    def add(self, message: str) -> None:
-        if self.shown < _MAX_WARNINGS:
-            warn(message)
-            self.shown += 1
-        else:
-            self.more += 1
-
-    def close(self) -> None:
-        if self.more:
-            warn(f"{self.source}: {self.more} more invalid lines skipped")
-            self.more = 0
-
-
-@dataclass
 class Indexer:
     """One refresh of an index database, inside the caller's write transaction."""
 
@@ -174,7 +152,7 @@ class Indexer:
     repo: Repo | None
     staged: int = 0
     _pending: list[tuple[str, str, str, str]] = field(default_factory=list)
-    _warnings: dict[str, _Warnings] = field(default_factory=dict)
+    _warnings: dict[str, CappedWarnings] = field(default_factory=dict)
 
     # --- the whole refresh ------------------------------------------------------------
 
@@ -281,7 +259,7 @@ class Indexer:
             current, steps = chain[current], steps + 1
         return current == end
 
-    def _stage_log_line(self, raw: bytes, lineno: int, warnings: _Warnings) -> None:
+    def _stage_log_line(self, raw: bytes, lineno: int, warnings: CappedWarnings) -> None:
         text = raw.strip()
         if not text:
             return
@@ -296,31 +274,86 @@ class Indexer:
 
     def _notes(self) -> None:
         assert self.repo is not None
-        git = self.repo.git
         known: dict[str, str] = json.loads(self._meta("notes") or "{}")
+        sizes: dict[str, int] = self._meta_json("notes_bytes")
         tips = self._tips()
         for ref in sorted(known.keys() | tips.keys()):
             old, new = known.get(ref), tips.get(ref)
             if old == new:
                 continue
-            source = f"n:{ref}"
-            old_tree = _tree_of(git, old)
-            if old is not None and old_tree is None:
-                self._remove(source)  # the old notes commit is gone: read the ref again
-            gone, came = notes.diff(git, old_tree, _tree_of(git, new))
-            for annotated in gone:
-                self._remove(source, annotated)
-            rank = RANK_OWN_NOTES if ref == layout.NOTES_REF else RANK_FETCHED_NOTES
-            warnings = self._warner(ref)
-            for annotated in sorted(came):
-                self._stage_note(source, rank, annotated, came[annotated], warnings)
+            if new is None:
+                self._remove(f"n:{ref}")
+                sizes.pop(ref, None)
+                continue
+            # A ref whose notes were not read last time (or never) is read whole.
+            size = self._read_ref(ref, old if ref in sizes else None, new, sizes.get(ref, 0))
+            if size is None:
+                sizes.pop(ref, None)
+            else:
+                sizes[ref] = size
         self._set_meta("notes", json.dumps(tips))
+        self._set_meta("notes_bytes", json.dumps(sizes))
+
+    def _read_ref(self, ref: str, old: str | None, new: str, size: int) -> int | None:
+        """Bring one notes ref's occurrences from tip `old` (None: none read) to `new`, and
+        return how many bytes its notes hold, `size` being what they held at `old`.
+
+        A ref is read whole or not at all (with one warning): not when its tree repeats its
+        own subtrees or holds more than notes.MAX_NOTES notes, nor when its notes hold more
+        than notes.MAX_REF_BYTES, a note counted once per object it annotates. The total is
+        kept up to date through each diff, so the outcome is the same whatever order the
+        notes arrived in. Each blob is read once, however many notes share it.
+        """
+        assert self.repo is not None
+        git = self.repo.git
+        source = f"n:{ref}"
+        warnings = self._warner(ref)
+        old_tree = _tree_of(git, old)
+        if old_tree is None:
+            self._remove(source)  # nothing read, or the old notes commit is gone
+            size = 0
+        try:
+            try:
+                gone, came = notes.diff(git, old_tree, _tree_of(git, new))
+            except notes.HostileTree:
+                if old_tree is None:
+                    raise
+                self._remove(source)  # the old tree may be the hostile one: read the new whole
+                gone, came, size = {}, notes.diff(git, None, _tree_of(git, new))[1], 0
+        except notes.HostileTree as exc:
+            self._remove(source)
+            warnings.add(f"{ref} not read: its notes tree {exc} — {notes.HOSTILE_HINT}")
+            return None
+        for annotated, blob_id in gone.items():
+            self._remove(source, annotated)
+            size -= notes.blob_size(git, blob_id)
+        sharing: dict[Any, list[str]] = {}
+        for annotated in sorted(came):
+            sharing.setdefault(came[annotated], []).append(annotated)
+        rank = RANK_OWN_NOTES if ref == layout.NOTES_REF else RANK_FETCHED_NOTES
+        for blob_id, annotated_ids in sharing.items():
+            size += notes.blob_size(git, blob_id) * len(annotated_ids)
+            if size > notes.MAX_REF_BYTES:
+                self._remove(source)
+                warnings.add(
+                    f"{ref} not read: its notes hold more than {notes.MAX_REF_BYTES:,} bytes"
+                    f" — {notes.HOSTILE_HINT}"
+                )
+                return None
+            self._stage_note(source, rank, annotated_ids, blob_id, warnings)
+        return size
 
     def _stage_note(
-        self, source: str, rank: int, annotated: str, blob_id: Any, warnings: _Warnings
+        self,
+        source: str,
+        rank: int,
+        annotated_ids: list[str],
+        blob_id: Any,
+        warnings: CappedWarnings,
     ) -> None:
+        """Stage the lines of one note blob, for every object it annotates."""
         assert self.repo is not None
-        where = f"{source[2:]}: the note on {annotated[:8]}"
+        where = f"{source[2:]}: the note on {annotated_ids[0][:8]}"
         try:
             lines, truncated = notes.note_lines(self.repo.git, blob_id)
         except notes.NoteUnreadable as exc:
@@ -329,13 +362,18 @@ class Indexer:
             return
         if truncated:
             warnings.add(f"{where}: lines after the first {notes.MAX_NOTE_LINES:,} skipped")
+        payloads = []
         for number, line in enumerate(lines, start=1):
             _, tab, payload = line.partition("\t")
             if not tab or len(payload) > runlog.MAX_LINE_BYTES:
                 reason = "not an ntrk note line" if not tab else "longer than a record"
                 warnings.add(f"{where}, line {number} skipped ({reason})")
                 continue
-            self._stage(source, annotated, rank, number, payload)
+            payloads.append((number, payload))
+        del lines
+        for annotated in annotated_ids:
+            for number, payload in payloads:
+                self._stage(source, annotated, rank, number, payload)
 
     def _tips(self) -> dict[str, str]:
         return notes.tips(self.repo.git) if self.repo is not None else {}
@@ -367,7 +405,7 @@ class Indexer:
         files = self._meta_json("sidecars").get("files", {})
         return any(_lstat_identity(self.repo.root / path) != ident for path, ident in files.items())
 
-    def _stage_sidecar(self, relpath: str, warnings: _Warnings) -> None:
+    def _stage_sidecar(self, relpath: str, warnings: CappedWarnings) -> None:
         assert self.repo is not None
         output = self.repo.root / relpath
         output = output.with_name(output.name[1:].removesuffix(".ntrk"))
@@ -601,19 +639,20 @@ class Indexer:
 
     def _warn_invalid(self, source: str, place: str, sort: str, text: str) -> None:
         group, where = where_found(source, place, sort)
-        warner = self._warner(group)
-        if warner.shown >= _MAX_WARNINGS:
-            warner.more += 1
-            return
-        try:  # the precise reason, from the one parser every record passes through
-            parse_json(text)
-            reason = "not a valid record"
-        except InvalidRecord as exc:
-            reason = f"not a valid record ({exc})"
-        warner.add(f"{where}: skipped, {reason}")
 
-    def _warner(self, source: str) -> _Warnings:
-        return self._warnings.setdefault(source, _Warnings(source))
+        def message() -> str:
+            try:  # the precise reason, from the one parser every record passes through
+                parse_json(text)
+                return f"{where}: skipped, not a valid record"
+            except InvalidRecord as exc:
+                return f"{where}: skipped, not a valid record ({exc})"
+
+        self._warner(group).add(message)
+
+    def _warner(self, source: str) -> CappedWarnings:
+        if source not in self._warnings:
+            self._warnings[source] = CappedWarnings(source)
+        return self._warnings[source]
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

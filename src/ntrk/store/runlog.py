@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ntrk import record as record_mod
-from ntrk.console import warn
+from ntrk.console import CappedWarnings
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.layout import LOG_RELPATH, STORE_DIR, STORE_FILES, log_path, store_dir
 from ntrk.record import Record
 from ntrk.safeio import NotRegular, is_real_directory, open_regular, write_atomic
 
-_MAX_WARNINGS = 5
 MAX_LINE_BYTES = record_mod.MAX_RECORD_CHARS
 _CHUNK = 1 << 20
 JOURNAL_NAME = "log-journal"
@@ -211,7 +210,7 @@ def read(
     stream = open_log(root)
     if stream is None:
         return
-    invalid = 0
+    warnings = CappedWarnings(LOG_RELPATH)
     with stream:
         stream.seek(start)
         offset, lineno = start, first_lineno
@@ -230,15 +229,12 @@ def read(
                     record = record_mod.parse_json(text)
                     yield LogEntry(line_start, lineno, record, text.decode("utf-8"))
                 except InvalidRecord as exc:
-                    invalid += 1
-                    if invalid <= _MAX_WARNINGS:
-                        reason = (
-                            exc if complete else "an interrupted write, repaired on the next append"
-                        )
-                        warn(f"{LOG_RELPATH}:{lineno}: skipped, not a valid record ({reason})")
+                    reason = (
+                        exc if complete else "an interrupted write, repaired on the next append"
+                    )
+                    warnings.add(f"{LOG_RELPATH}:{lineno}: skipped, not a valid record ({reason})")
             lineno += 1
-    if invalid > _MAX_WARNINGS:
-        warn(f"{LOG_RELPATH}: {invalid - _MAX_WARNINGS} more invalid lines skipped")
+    warnings.close()
 
 
 def raw_lines(stream: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
