@@ -154,15 +154,14 @@ def _sidecars_of(repo: Repo, staged: list[str]) -> list[str]:
     found: set[str] = set()
     for path in staged:
         for output in self_and_parents(path):
-            side = sidecar_path(repo.root / output)
-            if side.is_file() and _sidecar_for(repo.root / output) == output:
-                found.add(side.relative_to(repo.root).as_posix())
+            if _sidecar_for(repo.root, output) == output:
+                found.add(sidecar_path(repo.root / output).relative_to(repo.root).as_posix())
     return sorted(found)
 
 
-def _sidecar_for(output: Path) -> str | None:
+def _sidecar_for(root: Path, output: str) -> str | None:
     try:
-        found = sidecar.read(output)
-    except InvalidRecord:
+        found = sidecar.read(root, output)
+    except InvalidRecord:  # also a name longer than the system allows
         return None
     return found.sidecar_for if found else None

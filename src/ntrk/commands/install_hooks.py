@@ -34,7 +34,7 @@ from ntrk.errors import NtrkError
 from ntrk.gitcli import GitError, git, run
 from ntrk.layout import KEPT_HOOK_SUFFIX
 from ntrk.repo import Repo
-from ntrk.safeio import write_atomic
+from ntrk.safeio import open_regular, write_atomic
 from ntrk.store.notes import common_dir
 
 MARKER = b"ntrk-managed-hook"
@@ -216,15 +216,17 @@ def _uninstall_one(repo: Repo, directory: Path, name: str, dormant: str) -> Iter
 
 
 def _husky_mentions(repo: Repo) -> Iterator[HookChange]:
-    """husky scripts (the user's own) that still run ntrk's hook work."""
-    folder = repo.root / HUSKY_DIR
+    """husky scripts (the user's own, committed) that still run ntrk's hook work; read as
+    regular files inside the work tree only, never through a link."""
     for name in ALL_HOOKS:
-        script = folder / name
+        script = repo.root / HUSKY_DIR / name
         try:
-            if script.is_file() and _CALLS_NTRK.search(script.read_bytes()[:65536]):
-                yield HookChange(name, _shown(repo, script), "mentioned", "husky")
+            with os.fdopen(open_regular(script, within=repo.root), "rb") as stream:
+                head = stream.read(65536)
         except OSError:
             continue
+        if _CALLS_NTRK.search(head):
+            yield HookChange(name, _shown(repo, script), "mentioned", "husky")
 
 
 def _plan_install(directory: Path, name: str) -> tuple[str, str]:

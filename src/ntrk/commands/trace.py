@@ -48,12 +48,12 @@ def resolve(target: Path, repo: Repo | None, history: History) -> Produced | Non
     output holding it; a run that wrote this path (the file changed since).
     """
     target = Path(os.path.abspath(target))  # `.` names the directory it is: that may be an output
-    found = _from_sidecar(target, history) if target.name else None
-    if found is not None:
-        return found
     relpath = repo.relpath(target) if repo else None
     if relpath == ".":
         return None
+    found = _from_sidecar(target, repo.root if repo and relpath else None, relpath, history)
+    if found is not None:
+        return found
     md5 = _current_md5(target)
     if relpath is not None and md5 is not None:
         found = next(history.writers(relpath, md5=md5), None)
@@ -64,9 +64,18 @@ def resolve(target: Path, repo: Repo | None, history: History) -> Produced | Non
     return found
 
 
-def _from_sidecar(target: Path, history: History) -> Produced | None:
+def _from_sidecar(
+    target: Path, root: Path | None, relpath: str | None, history: History
+) -> Produced | None:
+    """The run that the sidecar of `target` names: read from the work tree `root` down
+    (`relpath` inside it), or outside any work tree from the target's own directory."""
+    if not target.name:
+        return None
     try:
-        found = sidecar.read(target)
+        if root is not None and relpath is not None:
+            found = sidecar.read(root, relpath)
+        else:
+            found = sidecar.read(target.parent, target.name)
     except InvalidRecord as exc:
         warn(f"{sidecar_path(target)}: ignored, not a valid record ({exc})")
         return None

@@ -365,7 +365,7 @@ def _ignored(root: Path, relpath: str, environments: dict[str, bool]) -> bool:
         directory = "/".join(parts[:end])
         inside = environments.get(directory)
         if inside is None:
-            inside = environments[directory] = (root / directory / "pyvenv.cfg").is_file()
+            inside = environments[directory] = os.path.isfile(root / directory / "pyvenv.cfg")
         if inside:
             return True
     return False

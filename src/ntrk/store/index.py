@@ -102,7 +102,7 @@ class LineageIndex:
             found = None
             if self._repo is not None:
                 with contextlib.suppress(InvalidRecord):
-                    found = sidecar.read(self._repo.root / produced.output)
+                    found = sidecar.read(self._repo.root, produced.output)
             same_run = found is not None and found.record.id == produced.record.id
             self._manifests[key] = found.manifest if found is not None and same_run else None
         return self._manifests[key]

@@ -381,41 +381,58 @@ class Indexer:
     # --- sidecars ---------------------------------------------------------------------
 
     def _sidecars(self) -> None:
+        """Read the sidecars git's index lists whose files changed since the last refresh.
+
+        The list is kept apart from the files found at its paths: a listed sidecar that is
+        gone for a while (moved away, being restored) is read again when it comes back,
+        though git's index never changed.
+        """
         assert self.repo is not None
         known = self._meta_json("sidecars")
         files: dict[str, list[int]] = known.get("files", {})
-        listed = self._sidecar_list_identity()
-        paths = files.keys() if known.get("gitindex") == listed else self._committed_sidecars()
+        listed = self._listed_sidecars(known)
         now: dict[str, list[int]] = {}
         warnings = self._warner("sidecars")
-        for relpath in sorted(set(paths)):
+        for relpath in listed:
             identity = _lstat_identity(self.repo.root / relpath)
             if identity is None:
                 continue
             now[relpath] = identity
             if files.get(relpath) != identity:
-                self._remove(f"s:{relpath}")
+                self._remove(_sidecar_source(relpath))
                 self._stage_sidecar(relpath, warnings)
         for relpath in files.keys() - now.keys():
-            self._remove(f"s:{relpath}")
-        self._set_meta("sidecars", json.dumps({"gitindex": listed, "files": now}))
+            self._remove(_sidecar_source(relpath))
+        state = {"gitindex": self._sidecar_list_identity(), "listed": listed, "files": now}
+        self._set_meta("sidecars", json.dumps(state))
+
+    def _listed_sidecars(self, known: dict[str, Any]) -> list[str]:
+        """The sidecars git's index lists: remembered, or read again when it changed."""
+        listed = known.get("listed")
+        if known.get("gitindex") == self._sidecar_list_identity() and isinstance(listed, list):
+            return [path for path in listed if isinstance(path, str)]
+        return sorted(set(self._committed_sidecars()))
 
     def _sidecars_touched(self) -> bool:
         assert self.repo is not None
-        files = self._meta_json("sidecars").get("files", {})
-        return any(_lstat_identity(self.repo.root / path) != ident for path, ident in files.items())
+        known = self._meta_json("sidecars")
+        files = known.get("files", {})
+        return any(
+            _lstat_identity(self.repo.root / path) != files.get(path)
+            for path in self._listed_sidecars(known)
+        )
 
     def _stage_sidecar(self, relpath: str, warnings: CappedWarnings) -> None:
         assert self.repo is not None
-        output = self.repo.root / relpath
-        output = output.with_name(output.name[1:].removesuffix(".ntrk"))
+        folder, _, name = relpath.rpartition("/")
+        output = (f"{folder}/" if folder else "") + name[1:].removesuffix(".ntrk")
         try:
-            found = sidecar.read(output)
+            found = sidecar.read(self.repo.root, output)
         except InvalidRecord as exc:
             warnings.add(f"{relpath}: skipped, not a valid record ({exc})")
             return
         if found is not None:
-            self._stage(f"s:{relpath}", "", RANK_SIDECAR, 0, found.record.line)
+            self._stage(_sidecar_source(relpath), "", RANK_SIDECAR, 0, found.record.line)
 
     def _committed_sidecars(self) -> list[str]:
         """The sidecars in git's index (committed or staged), not their temporary names."""
@@ -684,7 +701,11 @@ def where_found(source: str, place: str, sort: str) -> tuple[str, str]:
     if source.startswith("n:"):
         line = int(sort.rsplit("\t", 1)[1])
         return source[2:], f"{source[2:]}: the note on {place[:8]}, line {line}"
-    return "sidecars", source[2:]
+    return "sidecars", path_of_key(source[2:])
+
+
+def _sidecar_source(relpath: str) -> str:
+    return "s:" + path_key(relpath)
 
 
 def _tree_of(git: pygit2.Repository, commit_id: str | None) -> pygit2.Tree | None:

@@ -64,7 +64,9 @@ class LogWriter:
         self._journal_dir = journal_dir
         ensure_store(root)
         try:
-            self._fd = open_regular(log_path(root), os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            self._fd = open_regular(
+                log_path(root), os.O_RDWR | os.O_APPEND | os.O_CREAT, within=root
+            )
         except NotRegular as exc:
             raise _unusable(f"{LOG_RELPATH} is {exc.strerror}") from exc
         except OSError as exc:
@@ -165,7 +167,7 @@ def ensure_store(root: Path) -> None:
     for relpath, text in STORE_FILES.items():
         if not os.path.lexists(root / relpath):
             try:
-                write_atomic(root / relpath, text.encode("utf-8"))
+                write_atomic(root / relpath, text.encode("utf-8"), within=root)
             except OSError as exc:
                 raise _unusable(f"cannot write {relpath}: {exc.strerror}") from exc
 
@@ -185,9 +187,10 @@ class Position:
 
 
 def open_log(root: Path) -> BinaryIO | None:
-    """The log for reading, or None when there is none; never through a symbolic link."""
+    """The log for reading, or None when there is none; never through a symbolic link (nor
+    through a `.ntrk` that is one)."""
     try:
-        fd = open_regular(log_path(root))
+        fd = open_regular(log_path(root), within=root)
     except FileNotFoundError:
         return None
     except OSError as exc:
