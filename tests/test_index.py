@@ -225,3 +225,26 @@ def test_a_notes_ref_past_its_byte_limit_is_left_out_whole(repo: Path, cli, monk
     assert listed() == (over, err)
     git(repo, "update-ref", layout.NOTES_REF, under)  # back under it: read whole again
     assert sorted(listed()[0]) == [r.id for r in made[:2]]
+
+
+def test_times_no_clock_can_show_count_as_none(repo: Path) -> None:
+    """A record whose time is not a real one (February 31, hour 24, month 13) sorts before
+    every real time instead of after it; fraction digits compare as numbers would."""
+    times = [
+        "2026-01-01T00:00:00.5Z",  # half a second: after the whole second below
+        "2026-02-31T00:00:00.000000Z",
+        "2026-01-01T24:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+    ]
+    records = []
+    for number, moment in enumerate(times):
+        rec = v1_record(number, [], [(f"o{number}.csv", b"o")])
+        rec["start"] = rec["ts"] = moment
+        records.append(rec)
+    (repo / ".ntrk").mkdir()
+    (repo / ".ntrk" / "runs.jsonl").write_text("".join(map(log_line, records)))
+    built = open_index(repo)
+    order = [r.id for r in built.records()]
+    built.close()
+    assert order == [records[n]["id"] for n in (1, 2, 3, 4, 0)]

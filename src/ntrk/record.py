@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from ntrk.errors import InvalidRecord
@@ -170,23 +170,24 @@ def create(
     return parse(data)
 
 
+# The index's form of a time (see `indexer`): nine fraction digits, a real date, UTC.
+_CLOCK = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{9})Z")
+
+
 def _order_after(newest_known: str | None, start: str) -> str | None:
-    """The time just after `newest_known` (a microsecond), or None when `start` is later."""
-    if not newest_known or newest_known < start:
+    """The time a nanosecond after `newest_known`, or None when `start` is later.
+
+    Digits only, no calendar: `newest_known` came from the index, which keeps only real
+    times, and a fraction already at .999999999 stays as it is (equal times then fall back to
+    the log's order, where this run comes last).
+    """
+    found = _CLOCK.fullmatch(newest_known or "")
+    if found is None or newest_known is None or newest_known < start[:-1] + "000Z":
         return None
-    fraction = newest_known[20:-1]
-    try:
-        known = datetime.strptime(newest_known[:19], "%Y-%m-%dT%H:%M:%S")
-        if fraction and not fraction.isdigit():
-            raise ValueError(fraction)
-    except ValueError:
-        return None
-    known += timedelta(microseconds=int((fraction + "000000")[:6]))
-    try:
-        after = known + timedelta(microseconds=1)
-    except OverflowError:  # year 9999 already: equal times fall back to the log's order
-        after = known
-    return after.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fraction = int(found.group(1))
+    if fraction == 999_999_999:
+        return newest_known
+    return f"{newest_known[:20]}{fraction + 1:09d}Z"
 
 
 def parse_json(text: str | bytes) -> Record:

@@ -49,6 +49,10 @@ from ntrk.store.indexer import (
 _BUSY_TIMEOUT_MS = 30_000
 _PAGE = 64
 _LOCK_NAME = "index.lock"
+# A tree of path components: the directory outputs, each marked with the key _HELD (no path
+# component is empty, so it is never a component's name).
+_PathTree = dict[str, "_PathTree"]
+_HELD = ""
 
 
 class LineageIndex:
@@ -60,6 +64,7 @@ class LineageIndex:
         self._path = path
         self._records: dict[int, Record | None] = {}
         self._manifests: dict[tuple[str, str], Mapping[str, str] | None] = {}
+        self._directory_tree: _PathTree | None = None
         self._recovered = False
         self._invalid = CappedWarnings("records", "invalid records skipped")
 
@@ -86,6 +91,26 @@ class LineageIndex:
             query += " AND o.md5 = ?"
             params += (md5,)
         return self._produced(query, params)
+
+    def directories_holding(self, path: str) -> list[str]:
+        """The directories holding `path` that some run wrote as a directory output, deepest
+        first: one query per command, then a walk down a tree of path components, so a path
+        a thousand directories deep costs one lookup per component, not one query."""
+        if self._directory_tree is None:
+            self._directory_tree = {}
+            for (key,) in self._rows("SELECT DISTINCT path FROM outputs WHERE dir", ()):
+                node = self._directory_tree
+                for part in path_of_key(key).split("/"):
+                    node = node.setdefault(part, {})
+                node[_HELD] = {}
+        node, depths, parts = self._directory_tree, [], path.split("/")
+        for depth, part in enumerate(parts[:-1], start=1):
+            if part not in node:
+                break
+            node = node[part]
+            if _HELD in node:
+                depths.append(depth)
+        return ["/".join(parts[:depth]) for depth in reversed(depths)]
 
     def with_md5(self, md5: str, before: str = END, exclude: str = "") -> Iterator[Produced]:
         query = (

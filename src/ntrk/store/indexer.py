@@ -51,7 +51,7 @@ from ntrk.safeio import write_atomic
 from ntrk.store import notes, runlog, sidecar
 from ntrk.text import json_dumps, json_loads
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "7"
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
@@ -61,7 +61,8 @@ CREATE TABLE records (
 CREATE TABLE occ (
     rid INTEGER NOT NULL, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
     text TEXT);
-CREATE TABLE outputs (rid INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT NOT NULL);
+CREATE TABLE outputs (
+    rid INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT NOT NULL, dir INTEGER NOT NULL);
 CREATE TABLE inputs (rid INTEGER NOT NULL, path TEXT NOT NULL);
 CREATE TABLE blob_md5 (oid TEXT PRIMARY KEY, md5 TEXT NOT NULL);
 CREATE TABLE stage (
@@ -80,6 +81,7 @@ CREATE INDEX IF NOT EXISTS records_key ON records (key);
 CREATE INDEX IF NOT EXISTS outputs_path ON outputs (path);
 CREATE INDEX IF NOT EXISTS outputs_md5 ON outputs (md5);
 CREATE INDEX IF NOT EXISTS inputs_path ON inputs (path);
+CREATE INDEX IF NOT EXISTS outputs_dirs ON outputs (path) WHERE dir;
 """
 
 LOG_SOURCE = "log"
@@ -97,18 +99,25 @@ _EXTRACT = """SELECT j ->> '$.id' AS i, j ->> '$.v' AS v, json_type(j, '$.v') AS
 # there with one warning when it fails.
 _IS_RECORD = """vt = 'integer' AND v = 1 AND typeof(i) = 'text'
     AND length(i) BETWEEN 1 AND 128 AND i NOT GLOB '*[^0-9A-Za-z_.-]*'"""
-# A time as records hold it: `2026-11-25T14:05:05Z`, or with up to nine fraction digits.
-_DATE_TIME = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+# A time as records hold it: `2026-11-25T14:05:05Z`, or with one to nine fraction digits.
+_DATE_TIME = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
 
 
 def _as_time(value: str) -> str:
-    """SQL: `value` as a comparable time (whole seconds padded to microseconds), or NULL when
-    it is not a well-formed time."""
+    """SQL: `value` as a comparable time with nine fraction digits, or NULL when it is not a
+    real time of that form. `date(…, '+0 days')` rewrites an impossible date (February 31)
+    to another or to NULL (month 13), so comparing it with its own text keeps only real
+    ones: a forged time no clock can reach must not sort after every real one."""
+    fraction = f"substr({value}, 21, length({value}) - 21)"
     return f"""CASE
-      WHEN typeof({value}) != 'text' THEN NULL
-      WHEN {value} GLOB '{_DATE_TIME}Z' THEN substr({value}, 1, 19) || '.000000Z'
-      WHEN {value} GLOB '{_DATE_TIME}.*Z' AND length({value}) BETWEEN 22 AND 30
-        AND substr({value}, 21, length({value}) - 21) NOT GLOB '*[^0-9]*' THEN {value}
+      WHEN typeof({value}) != 'text' OR substr({value}, 1, 19) NOT GLOB '{_DATE_TIME}'
+        OR substr({value}, 12, 2) > '23'
+        OR date(substr({value}, 1, 10), '+0 days') IS NOT substr({value}, 1, 10) THEN NULL
+      WHEN length({value}) = 20 AND substr({value}, 20) = 'Z'
+        THEN substr({value}, 1, 19) || '.000000000Z'
+      WHEN length({value}) BETWEEN 22 AND 30 AND substr({value}, 20, 1) = '.'
+        AND substr({value}, -1) = 'Z' AND {fraction} NOT GLOB '*[^0-9]*'
+        THEN substr({value}, 1, 20) || substr({fraction} || '000000000', 1, 9) || 'Z'
       END"""
 
 
@@ -606,7 +615,12 @@ class Indexer:
         db.execute(f"DELETE FROM outputs WHERE rid IN ({touched})")
         db.execute(f"DELETE FROM inputs WHERE rid IN ({touched})")
         for table, source, columns, extra in (
-            ("outputs", "outs", "rid, path, md5", ", e.value ->> '$.md5'"),
+            (
+                "outputs",
+                "outs",
+                "rid, path, md5, dir",
+                ", e.value ->> '$.md5', e.value ->> '$.files' IS NOT NULL",
+            ),
             ("inputs", "ins", "rid, path", ""),
         ):
             # A path that is not text, or an md5 that is not one, is never looked up: the
@@ -644,9 +658,11 @@ class Indexer:
                     continue
                 path, md5 = entry.get("path"), entry.get("md5")
                 if isinstance(path, str) and isinstance(md5, str) and is_md5(md5):
-                    rows.append((rid, path_key(path), md5))
+                    rows.append((rid, path_key(path), md5, entry.get("files") is not None))
             if table == "outputs":
-                self.db.executemany("INSERT INTO outputs (rid, path, md5) VALUES (?, ?, ?)", rows)
+                self.db.executemany(
+                    "INSERT INTO outputs (rid, path, md5, dir) VALUES (?, ?, ?, ?)", rows
+                )
             else:
                 self.db.executemany(
                     "INSERT INTO inputs (rid, path) VALUES (?, ?)", [r[:2] for r in rows]
