@@ -248,3 +248,33 @@ def test_times_no_clock_can_show_count_as_none(repo: Path) -> None:
     order = [r.id for r in built.records()]
     built.close()
     assert order == [records[n]["id"] for n in (1, 2, 3, 4, 0)]
+
+
+def test_block_digests_resume_and_see_any_changed_byte(tmp_path: Path) -> None:
+    """The log's prefix fingerprint: fed in pieces that straddle blocks, it equals one made in
+    one go; resumed from the digests it equals it again; and a byte changed in any block,
+    the last partial one included, is seen."""
+    import io
+    import random
+
+    from ntrk.store.indexer import BlockDigests
+
+    block = BlockDigests.BLOCK
+    data = random.Random(4).randbytes(2 * block + 12_345)
+    whole = BlockDigests()
+    whole.update(data)
+    pieces = BlockDigests()
+    for start in range(0, len(data), 300_007):
+        pieces.update(data[start : start + 300_007])
+    assert pieces.digests() == whole.digests() and len(whole.digests()) == 3
+    known = whole.digests()
+    for verify in (False, True):
+        resumed = BlockDigests.resumed(io.BytesIO(data), len(data), known, verify=verify)
+        assert resumed is not None and resumed.digests() == known
+    for at in (5, block + 5, 2 * block + 5):
+        changed = bytearray(data)
+        changed[at] ^= 1
+        stream = io.BytesIO(bytes(changed))
+        assert BlockDigests.resumed(stream, len(data), known, verify=True) is None
+    tail_changed = io.BytesIO(bytes(changed))  # only the partial last block is read again
+    assert BlockDigests.resumed(tail_changed, len(data), known, verify=False) is None

@@ -15,10 +15,10 @@ sidecar's output. Occurrences whose text differs from the record's keep their ow
 record never has to be read back from a source.
 
 **Work proportional to the change.**
-- The log is remembered by its stat identity, the byte offset read to, and a running CRC of
-  those bytes. Appends that `nt track` journaled (see `runlog`) are read from the offset;
-  any other change first checks the CRC of the old length: same bytes, read on; else the
-  log's occurrences are dropped and it is read again.
+- The log is remembered by its stat identity, the byte offset read to, and a digest of each
+  1 MiB block of those bytes. Appends that `nt track` journaled (see `runlog`) are read from
+  the offset; any other change first compares the digests of the old length: same bytes,
+  read on; else the log's occurrences are dropped and it is read again.
 - Each notes ref is remembered by its commit; a move (forward, backward, sideways) is a tree
   diff that descends only into subtrees that differ.
 - Sidecars are those git's index lists (committed or staged), remembered by stat identity;
@@ -33,9 +33,9 @@ exception: SQLite cannot hand such strings back, so their paths are read in Pyth
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from ntrk.safeio import write_atomic
 from ntrk.store import notes, runlog, sidecar
 from ntrk.text import json_dumps, json_loads
 
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
@@ -209,7 +209,7 @@ class Indexer:
             return
         with stream:
             now = runlog.identity(os.fstat(stream.fileno()))
-            offset, lineno, crc = self._resume_point(stream, known, now)
+            offset, lineno, prefix = self._resume_point(stream, known, now)
             if offset == 0 and known:
                 self._remove(LOG_SOURCE)
             stream.seek(offset)
@@ -220,11 +220,11 @@ class Indexer:
                     torn = lineno if raw.strip() else None  # read again once it is closed
                     break
                 if raw is not None:
-                    crc = zlib.crc32(raw, crc)
+                    prefix.update(raw)
                     self._stage_log_line(raw, lineno, warnings)
                 else:
                     warnings.add(f"{layout.LOG_RELPATH}:{lineno}: skipped, longer than a record")
-                    crc = _crc_of_range(stream, offset, length, crc)
+                    prefix.update_from(stream, offset, length)
                 offset += length
                 lineno += 1
             after = runlog.identity(os.fstat(stream.fileno()))
@@ -234,30 +234,30 @@ class Indexer:
                 f"{layout.LOG_RELPATH}:{torn}: skipped, not a valid record "
                 "(an interrupted write, repaired on the next append)"
             )
-        state = {"id": list(after), "offset": offset, "lineno": lineno, "crc": crc}
+        state = {"id": list(after), "offset": offset, "lineno": lineno, "blocks": prefix.digests()}
         self._set_meta("log", json.dumps(state))
 
     def _resume_point(
         self, stream: Any, known: dict[str, Any], now: runlog.Identity
-    ) -> tuple[int, int, int]:
+    ) -> tuple[int, int, BlockDigests]:
         """Where to read the log from: where the index stopped, when the bytes before that are
         still the ones it read; else from the start."""
         assert self.repo is not None
+        start = 0, 1, BlockDigests()
         if not known:
-            return 0, 1, 0
+            return start
         try:
-            offset, lineno, crc = int(known["offset"]), int(known["lineno"]), int(known["crc"])
+            offset, lineno, blocks = int(known["offset"]), int(known["lineno"]), known["blocks"]
             was = runlog.identity_of(known["id"])
         except (KeyError, TypeError, ValueError):
-            return 0, 1, 0
-        if now[0] < offset:
-            return 0, 1, 0
-        if was == now or self._journaled(was, now):
-            return offset, lineno, crc
-        stream.seek(0)
-        if _crc_of_range(stream, 0, offset, 0) == crc:
-            return offset, lineno, crc
-        return 0, 1, 0
+            return start
+        if now[0] < offset or not isinstance(blocks, list):
+            return start
+        # Same file, or only ntrk's own appends since: the prefix is as read. Else it is
+        # read again and compared, block by block.
+        trusted = was == now or self._journaled(was, now)
+        prefix = BlockDigests.resumed(stream, offset, blocks, verify=not trusted)
+        return start if prefix is None else (offset, lineno, prefix)
 
     def _journaled(self, start: runlog.Identity, end: runlog.Identity) -> bool:
         """Whether ntrk's own journaled appends lead from identity `start` to `end`."""
@@ -741,14 +741,57 @@ def _lstat_identity(path: Path) -> list[int] | None:
         return None
 
 
-def _crc_of_range(stream: Any, start: int, length: int, crc: int) -> int:
-    """The CRC-32 of `length` bytes of `stream` from `start`, continuing from `crc`."""
-    stream.seek(start)
-    remaining = length
-    while remaining > 0:
-        chunk = stream.read(min(remaining, 1 << 20))
-        if not chunk:
-            break
-        crc = zlib.crc32(chunk, crc)
-        remaining -= len(chunk)
-    return crc
+class BlockDigests:
+    """Fingerprints of a file's first bytes, to tell whether they changed since the index read
+    them: a BLAKE2b digest per 1 MiB block, the last block partial. A CRC would not do:
+    someone who rewrites a pushed log can choose bytes that keep it."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, done: list[str] | None = None) -> None:
+        self.done = done or []  # the digests of the full blocks
+        self.hasher = hashlib.blake2b(digest_size=16)
+        self.filled = 0
+
+    @classmethod
+    def resumed(
+        cls, stream: Any, length: int, known: list[Any], verify: bool
+    ) -> BlockDigests | None:
+        """The digests of the first `length` bytes of `stream`, ready to take more, or None
+        when they differ from `known` (with `verify`, every block is read again; without,
+        only the partial last one, to go on hashing it)."""
+        full = length // cls.BLOCK
+        if len(known) != full + 1 or not all(isinstance(digest, str) for digest in known):
+            return None
+        if verify:
+            digests = cls()
+            digests.update_from(stream, 0, length)
+        else:
+            digests = cls(list(known[:full]))
+            digests.update_from(stream, full * cls.BLOCK, length - full * cls.BLOCK)
+        return digests if digests.digests() == known else None
+
+    def update(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            take = min(len(view), self.BLOCK - self.filled)
+            self.hasher.update(view[:take])
+            self.filled += take
+            view = view[take:]
+            if self.filled == self.BLOCK:
+                self.done.append(self.hasher.hexdigest())
+                self.hasher, self.filled = hashlib.blake2b(digest_size=16), 0
+
+    def update_from(self, stream: Any, start: int, length: int) -> None:
+        """Take `length` bytes of `stream` from `start` (it is left after them)."""
+        stream.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = stream.read(min(remaining, self.BLOCK))
+            if not chunk:
+                break
+            self.update(chunk)
+            remaining -= len(chunk)
+
+    def digests(self) -> list[str]:
+        return [*self.done, self.hasher.hexdigest()]
