@@ -60,6 +60,9 @@ class Script:
     md5: str | None
 
 
+_CENTURY = 100 * 366 * 86400
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One recorded run."""
@@ -85,6 +88,15 @@ class Record:
     def line(self) -> str:
         """Canonical JSON, the form every sink writes: sorted keys, UTF-8, one line."""
         return json_dumps(self.data)
+
+    @property
+    def duration(self) -> float | None:
+        """The seconds the run took, when the record says so in a way that can be shown: a
+        number from zero to a century (a merged record may hold 10**400, or a string)."""
+        value = self.data.get("duration")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if 0 <= value <= _CENTURY else None  # NaN compares false
 
     def to_dict(self) -> dict[str, Any]:
         """A copy of the record as plain JSON data, unknown fields included."""

@@ -38,7 +38,7 @@ from ntrk.console import say, warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.export import openlineage
 from ntrk.gitcli import run as run_git
-from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
+from ntrk.hashing import Digest, NotHashable, hash_many, md5_file, walk_tree
 from ntrk.layout import CLOCK_NAME, STORE_DIR, is_ntrk_file
 from ntrk.record import MAX_RECORD_CHARS, FileRef, Record, Script
 from ntrk.repo import Repo
@@ -439,13 +439,8 @@ def _stat_identity(info: os.stat_result) -> Identity:
 
 
 def _tree_identities(directory: Path) -> Iterator[tuple[str, Identity]]:
-    for dirpath, _, filenames in os.walk(directory):
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            try:
-                yield os.path.relpath(full, directory), _stat_identity(os.lstat(full))
-            except OSError:
-                continue
+    for path, info in walk_tree(directory):
+        yield os.fsdecode(path), _stat_identity(info)
 
 
 def _file_ref(relpath: str, digest: Digest) -> FileRef:
