@@ -330,6 +330,8 @@ def _remove(directory: Path) -> None:
 
 
 def _findable(program: str) -> bool:
+    """Whether the user's program is on PATH as their shell would find it (their command,
+    their PATH: see `programs` for the ones ntrk starts on its own)."""
     import shutil
 
     return shutil.which(program) is not None
