@@ -13,6 +13,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -349,10 +350,15 @@ def remove_deep(top: Path) -> None:
         os.chdir(here)
 
 
-def test_review_09_a_deep_directory_is_no_crash(repo: Path) -> None:
+def test_review_09_a_deep_directory_is_no_crash() -> None:
     """A committed directory 1,100 levels deep (git takes it) named as an input by a record:
     os.walk recurses once per level, so `nt status`, `nt trace` and `nt track -i d` die with
-    RecursionError (internal error)."""
+    RecursionError (internal error).
+
+    The repository lives outside pytest's temporary directories: pytest removes those with
+    shutil.rmtree, which recurses per level too, and a tree left behind by a killed run would
+    break every later session's clean-up."""
+    repo = make_repo(Path(tempfile.mkdtemp(prefix="ntrk-deep-")))
     here = Path.cwd()
     os.chdir(repo)
     try:
@@ -377,6 +383,7 @@ def test_review_09_a_deep_directory_is_no_crash(repo: Path) -> None:
             no_crash(nt(repo, *argv))
     finally:
         remove_deep(repo)
+        shutil.rmtree(repo)
 
 
 # --- 10. PROV of a file whose name is not UTF-8 ---------------------------------------------------
@@ -518,12 +525,21 @@ def test_review_16_an_untrusted_config_fingerprints_no_secret(repo: Path) -> Non
 
 def test_review_16b_configured_flags_never_take_a_built_in_one(repo: Path) -> None:
     """config.py: "Configured flags are added to the built-ins, never replace them". An
-    untrusted `inputs = ["-o"]` makes every `-o` an input: nothing is recorded any more."""
+    untrusted `inputs = ["-o"]` makes every `-o` an input: nothing is recorded any more.
+
+    Now a flag claimed by both kinds is a configuration error, said in one line before the
+    command runs, and no record claims clean.csv was read."""
     (repo / "ntrk.toml").write_text('[flags]\ninputs = ["-o", "--out", "--output"]\n')
     commit_all(repo, "a configuration from upstream")
     done = nt(repo, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
-    assert done.code == 0, done.err
-    assert "recorded" in done.err and "nothing recorded" not in done.err, done.err
+    assert done.code != 0
+    assert done.err.startswith("nt: ntrk.toml") and done.err.count("\n") == 1, done.err
+    assert "-o" in done.err and "flags.inputs" in done.err, done.err
+    assert not (repo / "clean.csv").exists(), "the command ran under a configuration in error"
+    assert (
+        not (repo / ".ntrk" / "runs.jsonl").exists()
+        or "clean.csv" not in (repo / ".ntrk" / "runs.jsonl").read_text()
+    )
 
 
 # --- 17. a committed sidecar that comes back is never read again --------------------------------
@@ -638,3 +654,6 @@ def test_review_20_a_notes_tree_of_repeated_subtrees_costs_bounded_memory(
         done = bounded(victim, *argv, timeout=120)
         assert "MemoryError" not in done.err, (argv, done.err[-300:])
         no_crash(done)
+        if argv == ["sync"]:  # refused, every time, and never adopted as the local notes
+            assert done.code == 1 and "origin's lineage notes are not merged" in done.err
+    assert git(victim, "for-each-ref", "refs/notes").strip() == ""
