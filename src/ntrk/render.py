@@ -147,9 +147,9 @@ def rerun_plan(
 
 def approval(approved: Approval) -> str:
     """What `nt trust` approved."""
-    if not approved.programs:
-        return "trusted the repository's configuration; it names no programs to run"
-    what = "; ".join(f"{key} = {visible(command)}" for key, command in approved.programs)
+    if not approved.settings:
+        return "trusted the repository's configuration; it asks for nothing that needs trust"
+    what = "; ".join(f"{key} = {visible(value)}" for key, value in approved.settings)
     return f"trusted the repository's configuration: nt track may now use {what}"
 
 

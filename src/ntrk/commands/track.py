@@ -123,8 +123,8 @@ def _track(
         before = {named.relpath: _identity(named.path) for named in inputs_named + outputs_named}
         script_file = repo.root / script.path if script and script.md5 else None
         script_before = _identity(script_file) if script_file else None
-        if settings.untrusted_env_command:
-            _warn_untrusted(settings.untrusted_env_command)
+        if settings.untrusted:
+            _warn_untrusted(settings.untrusted)
         start = record.now_precise()
         cwd = repo.relpath(Path(".")) or "."
         events.started(settings, run_id, head, cwd, script, command.argv, inputs, start)
@@ -195,11 +195,12 @@ def _track(
     return TrackResult(0, rec)
 
 
-def _warn_untrusted(command: str) -> None:
+def _warn_untrusted(asked: Sequence[tuple[str, str]]) -> None:
+    what = "; ".join(f"{setting} = {value}" for setting, value in asked)
     warn(
-        f"ntrk.toml asks to run {command!r} for an environment fingerprint (record.env_command); "
-        "ntrk runs a program named by a committed file only once you trust it (nt trust), "
-        "so this run is recorded without it"
+        f"ntrk.toml asks for {what}: what records hold, and any program run for them, comes "
+        "from a committed file only once you trust it (nt trust), so this run is recorded "
+        "without it"
     )
 
 
