@@ -137,7 +137,7 @@ def check_consistent(root: Path, finished: set[str]) -> dict[str, int]:
             torn += 1
             assert number == len(lines) - 1, f"a torn line that is not the last: {line[:60]!r}"
     repo = pygit2.Repository(str(root))
-    noted = {ln.record.id for _, ln in notes.read_records(repo) if ln.record}
+    noted = notes.record_ids(repo)
     if layout.NOTES_REF in repo.references:
         assert notes.notes_commit(repo) is not None, "the notes ref points at no commit"
     for side in root.glob(".*.ntrk"):

@@ -84,6 +84,13 @@ def test_missing_declared_input_runs_nothing(repo: Path, cli) -> None:
     assert not (repo / "ran").exists()
 
 
+def test_a_declared_name_longer_than_the_system_allows_is_a_clear_error(repo: Path, cli) -> None:
+    long_name = "y" * 300  # one component past NAME_MAX: no such file can exist
+    result = cli("track", "-i", long_name, "-o", "ran", "--", "python", "-c", "print(1)")
+    assert result.code == 1
+    assert result.err.startswith(f"nt: declared input {long_name} does not exist — ")
+
+
 def test_declared_output_not_produced_records_nothing(repo: Path, cli) -> None:
     code = "open('made.csv', 'w').write('1')"
     result = cli("track", "-o", "made.csv", "-o", "model.pkl", "--", "python", "-c", code)

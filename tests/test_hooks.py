@@ -522,3 +522,41 @@ def test_the_frameworks_ntrk_hook_never_passes_while_leaving_the_log_behind(
 
 def test_nt_is_what_the_tests_run() -> None:
     assert Path(NT).name == "nt"
+
+
+PLANTED = "import pathlib; pathlib.Path({marker!r}).write_text('ran')\n"
+
+
+@pytest.mark.parametrize("tracked", [False, True], ids=["own-hooks", "shared-hooks"])
+def test_programs_committed_to_the_repository_never_run_from_a_hook(
+    repo: Path, tmp_path: Path, tracked: bool
+) -> None:
+    """A clone holding a package named `ntrk/`, and executables named `nt`, `python3` and `git`
+    at its top: committing there, with PATH holding an empty entry (`PATH=:$PATH`), runs the
+    installed ntrk, never them. The hooks keep the work tree off Python's import path (-P)
+    and take programs from PATH's absolute entries only."""
+    markers = {name: tmp_path / f"{name}-ran" for name in ("package", "nt", "python3", "git")}
+    (repo / "ntrk").mkdir()
+    (repo / "ntrk" / "__init__.py").write_text(PLANTED.format(marker=str(markers["package"])))
+    (repo / "ntrk" / "__main__.py").write_text("")
+    for name in ("nt", "python3", "git"):
+        (repo / name).write_text(f"#!/bin/sh\ntouch '{markers[name]}'\nexit 1\n")
+        (repo / name).chmod(0o755)
+    commit_all(repo, "a package named ntrk, and programs named nt, python3 and git")
+    if tracked:
+        git(repo, "config", "core.hooksPath", "githooks")
+        install(repo, "--tracked")
+        commit_all(repo, "hooks folder")
+    else:
+        install(repo)
+    record_one(repo)
+    (repo / "x.txt").write_text("x")
+    git(repo, "add", "x.txt")
+    env = {**with_nt(), "PATH": ":" + with_nt()["PATH"]}
+    real_git = shutil.which("git") or "git"  # the user's shell finds theirs: not under test
+    done = subprocess.run(
+        [real_git, "commit", "-q", "-m", "x"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [name for name, marker in markers.items() if marker.exists()] == []
+    assert len(committed_log(repo)) == 1, "the installed ntrk staged the log"

@@ -196,3 +196,85 @@ def test_read_only_git_directory_answers_from_memory(unprivileged, hermetic_git)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"(no tracked inputs) -> step.py @ {head[:7]} -> a\n"
     assert not index_path(root).exists()
+
+
+def test_a_notes_ref_past_its_byte_limit_is_left_out_whole(repo: Path, cli, monkeypatch) -> None:
+    """notes.MAX_REF_BYTES bounds what one notes ref costs to index (a blob shared by many
+    notes counts once per note). Crossing it either way, the incremental index answers as
+    a fresh one does: the ref's records all in, or all out with one warning."""
+    from ntrk import record
+    from ntrk.store import notes
+
+    repository = pygit2.Repository(str(repo))
+    head = git(repo, "rev-parse", "HEAD").strip()
+    made = [record.parse(v1_record(i, [], [(f"o{i}.csv", b"o")], commit=head)) for i in range(3)]
+    notes.add(repository, made[:2])
+    under = git(repo, "rev-parse", layout.NOTES_REF).strip()
+    size = len(git(repo, "notes", "--ref=ntrk", "show", head).encode())
+    monkeypatch.setattr(notes, "MAX_REF_BYTES", size + 10)
+
+    def listed() -> tuple[list[str], str]:
+        done = cli("log", "--json")
+        return [r["id"] for r in json.loads(done.out or "[]")], done.err
+
+    assert sorted(listed()[0]) == [r.id for r in made[:2]]
+    notes.add(repository, made[2:])  # the note grows past the limit
+    over, err = listed()
+    assert over == [] and "refs/notes/ntrk not read: its notes hold more than" in err
+    index_path(repo).unlink()
+    assert listed() == (over, err)
+    git(repo, "update-ref", layout.NOTES_REF, under)  # back under it: read whole again
+    assert sorted(listed()[0]) == [r.id for r in made[:2]]
+
+
+def test_times_no_clock_can_show_count_as_none(repo: Path) -> None:
+    """A record whose time is not a real one (February 31, hour 24, month 13) sorts before
+    every real time instead of after it; fraction digits compare as numbers would."""
+    times = [
+        "2026-01-01T00:00:00.5Z",  # half a second: after the whole second below
+        "2026-02-31T00:00:00.000000Z",
+        "2026-01-01T24:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+    ]
+    records = []
+    for number, moment in enumerate(times):
+        rec = v1_record(number, [], [(f"o{number}.csv", b"o")])
+        rec["start"] = rec["ts"] = moment
+        records.append(rec)
+    (repo / ".ntrk").mkdir()
+    (repo / ".ntrk" / "runs.jsonl").write_text("".join(map(log_line, records)))
+    built = open_index(repo)
+    order = [r.id for r in built.records()]
+    built.close()
+    assert order == [records[n]["id"] for n in (1, 2, 3, 4, 0)]
+
+
+def test_block_digests_resume_and_see_any_changed_byte(tmp_path: Path) -> None:
+    """The log's prefix fingerprint: fed in pieces that straddle blocks, it equals one made in
+    one go; resumed from the digests it equals it again; and a byte changed in any block,
+    the last partial one included, is seen."""
+    import io
+    import random
+
+    from ntrk.store.indexer import BlockDigests
+
+    block = BlockDigests.BLOCK
+    data = random.Random(4).randbytes(2 * block + 12_345)
+    whole = BlockDigests()
+    whole.update(data)
+    pieces = BlockDigests()
+    for start in range(0, len(data), 300_007):
+        pieces.update(data[start : start + 300_007])
+    assert pieces.digests() == whole.digests() and len(whole.digests()) == 3
+    known = whole.digests()
+    for verify in (False, True):
+        resumed = BlockDigests.resumed(io.BytesIO(data), len(data), known, verify=verify)
+        assert resumed is not None and resumed.digests() == known
+    for at in (5, block + 5, 2 * block + 5):
+        changed = bytearray(data)
+        changed[at] ^= 1
+        stream = io.BytesIO(bytes(changed))
+        assert BlockDigests.resumed(stream, len(data), known, verify=True) is None
+    tail_changed = io.BytesIO(bytes(changed))  # only the partial last block is read again
+    assert BlockDigests.resumed(tail_changed, len(data), known, verify=False) is None

@@ -165,3 +165,29 @@ def test_create_builds_a_parseable_record() -> None:
     )
     assert record.parse_json(rec.line) == rec
     assert rec.to_dict()["exit"] == 0 and rec.to_dict()["duration"] == 0.5
+
+
+DAY_ONE, DAY_TWO, LAST = "2026-01-01T00:00:00", "2026-01-02T00:00:00", "9999-12-31T23:59:59"
+
+
+@pytest.mark.parametrize(
+    ("newest_known", "start", "order"),
+    [
+        (f"{DAY_ONE}.000000000Z", f"{DAY_TWO}.000000Z", None),  # this run started later
+        (f"{DAY_TWO}.000000000Z", f"{DAY_ONE}.000000Z", f"{DAY_TWO}.000000001Z"),
+        (f"{DAY_ONE}.000001000Z", f"{DAY_ONE}.000001Z", f"{DAY_ONE}.000001001Z"),
+        (f"{LAST}.999999999Z", f"{DAY_ONE}.000000Z", f"{LAST}.999999999Z"),  # no later one
+        (f"{LAST}Z", f"{DAY_ONE}.000000Z", None),  # not the index's form
+        ("garbage", f"{DAY_ONE}.000000Z", None),
+        (None, f"{DAY_ONE}.000000Z", None),
+    ],
+)
+def test_order_is_a_nanosecond_after_the_newest_known_time(
+    newest_known: str | None, start: str, order: str | None
+) -> None:
+    made = record.create(
+        commit="a" * 40, branch="main", cwd=".", script=None, command=["true"], inputs=[],
+        outputs=[record.FileRef("o", "d41d8cd98f00b204e9800998ecf8427e", 0)], start=start,
+        duration=0.0, newest_known=newest_known,
+    )  # fmt: skip
+    assert made.to_dict().get("order") == order

@@ -340,11 +340,12 @@ def rerun(file: Path, dry_run: bool, verify: bool, everything: bool, yes: bool) 
 @cli.command("trust")
 @click.option("--revoke", is_flag=True, help="Withdraw every approval in this clone.")
 def trust_command(revoke: bool) -> None:
-    """Allow nt track to run the programs ntrk.toml names, as the file is now.
+    """Let ntrk.toml's [record] table (and openlineage.yml) apply, as the files are now.
 
-    A committed ntrk.toml comes with every clone, so a program it names
-    (record.env_command) does not run until you approve that exact file content here.
-    Any later edit to the file needs a new approval. Your own
+    A committed ntrk.toml comes with every clone, so what its [record] table asks records
+    to hold (record.hostname, record.env_vars) and the program it names
+    (record.env_command) apply only once you approve that exact file content here. Any
+    later edit to the file needs a new approval. Your own
     `git config ntrk.envCommand "pip freeze"` needs none.
 
     \b

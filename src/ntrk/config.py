@@ -19,10 +19,16 @@ Configured flags are added to the built-ins, never replace them, so the conventi
 working in every repository. A malformed file is an error (naming file, line and column) rather
 than silently ignored, since ignoring it would record runs with the wrong inputs.
 
+A configured flag that is a built-in flag of the other kind (`inputs = ["-o"]`), or that is
+listed as both, is an error: it would take the built-in's meaning away.
+
 **A committed `ntrk.toml` is data until the user trusts it.** It arrives with every clone, so
-a program it names (`record.env_command`) runs only after the user approved that exact file
-content with `nt trust` (its sha256 is kept in the git directory, like `direnv allow`; any edit
-needs a new approval), or when the user names the program in their own git config
+its `[record]` table, which decides what leaves the machine in every record (the hostname, a
+fingerprint of named environment variables, a program's output), applies only after the user
+approved that exact file content with `nt trust` (its sha256 is kept in the git directory, like
+`direnv allow`; any edit needs a new approval). Until then `nt track` records without it and
+says so. An unsalted md5 of `PGPASSWORD=<value>` is a secret a dictionary reverses; a program
+named there would run on every `nt track`. The user's own git config can name the program
 (`git config ntrk.envCommand "pip freeze"`, which no clone can set). The file is read without
 following a symbolic link, as a regular file of at most 1 MiB.
 """
@@ -60,7 +66,9 @@ class Config:
     hostname: bool = False
     env_vars: tuple[str, ...] = ()
     env_command: str | None = None  # the program that will run: trusted, or the user's own
-    untrusted_env_command: str | None = None  # named by an ntrk.toml nobody trusted yet
+    # `[record]` settings of an ntrk.toml nobody trusted yet, as (setting, value) to show:
+    # not applied until `nt trust`.
+    untrusted: tuple[tuple[str, str], ...] = ()
     digest: str | None = None  # sha256 of ntrk.toml's bytes, what `nt trust` approves
     openlineage_namespace: str | None = None
     observe: bool = False
@@ -117,14 +125,20 @@ def load(root: Path, trust_dir: Path | None = None, user_env_command: str | None
             'write namespace = "my-team"',
         )
     digest = hashlib.sha256(raw).hexdigest()
-    trusted = env_command is not None and digest in trusted_digests(trust_dir)
+    asked = [
+        *([("record.hostname", "true")] if hostname else []),
+        *([("record.env_vars", ", ".join(env_vars))] if env_vars else []),
+        *([("record.env_command", env_command)] if env_command and not user_env_command else []),
+    ]
+    trusted = not asked or digest in trusted_digests(trust_dir)
+    input_flags, output_flags = _flag_list(flags, "inputs"), _flag_list(flags, "outputs")
     return Config(
-        input_flags=DEFAULT_INPUT_FLAGS | _flag_list(flags, "inputs"),
-        output_flags=DEFAULT_OUTPUT_FLAGS | _flag_list(flags, "outputs"),
-        hostname=hostname,
-        env_vars=tuple(env_vars),
+        input_flags=DEFAULT_INPUT_FLAGS | input_flags,
+        output_flags=DEFAULT_OUTPUT_FLAGS | output_flags,
+        hostname=hostname and trusted,
+        env_vars=tuple(env_vars) if trusted else (),
         env_command=user_env_command or (env_command if trusted else None),
-        untrusted_env_command=None if trusted or user_env_command else env_command,
+        untrusted=() if trusted else tuple(asked),
         digest=digest,
         openlineage_namespace=namespace,
         observe=_switch(tracking, "observe", False),
@@ -174,6 +188,8 @@ def _switch(table: dict[str, Any], key: str, default: bool) -> bool:
 
 
 def _flag_list(flags: dict[str, Any], key: str) -> frozenset[str]:
+    """The flag names configured for `key` (inputs or outputs): never one the other kind has,
+    built in or configured."""
     value = flags.get(key, [])
     if not isinstance(value, list) or not all(
         isinstance(flag, str) and flag.startswith("-") for flag in value
@@ -181,6 +197,19 @@ def _flag_list(flags: dict[str, Any], key: str) -> frozenset[str]:
         raise NtrkError(
             f"{CONFIG_NAME}: flags.{key} must be a list of flag names",
             f'write it as {key} = ["--{key[:-1]}"]',
+        )
+    other = "outputs" if key == "inputs" else "inputs"
+    other_value = flags.get(other, [])
+    taken = (DEFAULT_OUTPUT_FLAGS if key == "inputs" else DEFAULT_INPUT_FLAGS) | frozenset(
+        flag
+        for flag in (other_value if isinstance(other_value, list) else [])
+        if isinstance(flag, str)
+    )
+    clash = sorted(taken.intersection(value))
+    if clash:
+        raise NtrkError(
+            f"{CONFIG_NAME}: flags.{key} names {', '.join(clash)}, which marks {other}",
+            f"remove it from flags.{key}; a flag is either an input's or an output's",
         )
     return frozenset(value)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 from ntrk.text import visible
 
@@ -17,6 +18,31 @@ def say(message: str) -> None:
 def warn(message: str) -> None:
     """Print one `nt: warning: ...` line on stderr."""
     say(f"warning: {message}")
+
+
+class CappedWarnings:
+    """Warnings about one source, the first few shown and the rest counted in one closing
+    line: a broken note or a hostile log must not print thirty lines, or a million."""
+
+    LIMIT = 5
+
+    def __init__(self, source: str, rest: str = "invalid lines skipped") -> None:
+        self.source, self.rest = source, rest
+        self.shown = self.more = 0
+
+    def add(self, message: str | Callable[[], str]) -> None:
+        """Show `message`, or only count it past the limit (a callable is called only to
+        be shown: composing some messages costs a query)."""
+        if self.shown >= self.LIMIT:
+            self.more += 1
+        else:
+            warn(message if isinstance(message, str) else message())
+            self.shown += 1
+
+    def close(self) -> None:
+        if self.more:
+            warn(f"{self.source}: {self.more:,} more {self.rest}")
+            self.more = 0
 
 
 class Progress:

@@ -141,7 +141,7 @@ def _expand(repo: Repo, declared: Declared, pattern: str) -> list[str]:
     base = _base(declared)
     literal = base / pattern
     if os.path.lexists(literal) or not _MAGIC.search(pattern):
-        return [str(literal)] if literal.exists() else []
+        return [str(literal)] if os.path.exists(literal) else []  # False for a too-long name
     import glob  # here: most runs declare no pattern
 
     matches = (

@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ntrk import programs
+
 # Never ask for a password or a passphrase: a hook or a script would hang on the prompt.
 _NETWORK_CONFIG = ("-c", "core.askPass=", "-c", "credential.interactive=never")
 _NOISE = ("hint:", "To ", "From ")
@@ -58,7 +60,10 @@ def run(cwd: Path, *args: str, timeout: float | None = None, network: bool = Fal
     prompts, and runs in a session of its own: on timeout the whole group is killed (ssh and
     remote helpers too, which would otherwise keep the pipes open and the caller waiting).
     """
-    argv = ("git", *(_NETWORK_CONFIG if network else ()), *args)
+    program = programs.find("git")
+    if program is None:
+        raise GitError(args, "cannot run git: it is not on PATH (absolute entries)")
+    argv = (program, *(_NETWORK_CONFIG if network else ()), *args)
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"} if network else None
     try:
         proc = subprocess.Popen(

@@ -114,6 +114,8 @@ def _step_label(step: dict[str, Any]) -> str:
 
 
 def _dot(text: str) -> str:
+    """A DOT string: node ids hold paths too, whose invisible characters are shown escaped."""
+    text = visible(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 

@@ -16,7 +16,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -159,18 +159,36 @@ def _total_size(paths: Sequence[Path]) -> int:
     return total
 
 
-def _tree_files(directory: Path) -> list[bytes]:
-    found: list[bytes] = []
+def walk_tree(directory: Path) -> Iterator[tuple[bytes, os.stat_result]]:
+    """(path inside `directory`, `/`-separated, and its lstat) for everything below it that is
+    not a directory; links are listed, never followed. Iterative, with an explicit stack: a
+    committed tree a thousand levels deep is walked like any other (os.walk recurses)."""
     base = os.fsencode(directory)
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = [name for name in dirnames if not os.path.islink(os.path.join(dirpath, name))]
-        for name in filenames:
-            if is_sidecar_name(os.fsdecode(name)):
-                continue
-            full = os.path.join(dirpath, name)
-            if stat.S_ISREG(os.lstat(full).st_mode):
-                found.append(os.path.relpath(full, base).replace(os.sep.encode(), b"/"))
-    return found
+    pending = [b""]
+    while pending:
+        relative = pending.pop()
+        try:
+            entries = os.scandir(os.path.join(base, relative) if relative else base)
+        except OSError:
+            continue  # unreadable, or gone meanwhile: as os.walk skips it
+        with entries:
+            for entry in entries:
+                path = relative + b"/" + entry.name if relative else entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(path)
+                    else:
+                        yield path, entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+
+
+def _tree_files(directory: Path) -> list[bytes]:
+    return [
+        path
+        for path, info in walk_tree(directory)
+        if stat.S_ISREG(info.st_mode) and not is_sidecar_name(os.fsdecode(path.rsplit(b"/", 1)[-1]))
+    ]
 
 
 def _new_md5() -> hashlib._Hash:

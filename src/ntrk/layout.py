@@ -35,6 +35,7 @@ CACHE_DIR_NAME = "ntrk"
 INDEX_NAME = "index.sqlite"
 STAT_CACHE_NAME = "stat-cache.sqlite"
 TRUST_FILE = "trusted-config"
+CLOCK_NAME = "clock"  # the newest time of any indexed record, for `nt track` (see `lineage`)
 
 # A hook that was in place before `nt install-hooks` is kept beside ntrk's as NAME + this.
 KEPT_HOOK_SUFFIX = ".before-ntrk"

@@ -1,16 +1,17 @@
 """The lineage rules: which run made a file, and the walk back to the raw inputs.
 
 **Order ("before").** Runs are ordered by when they ran: a record's `order` field when it has
-one, else `start`, else `ts` (whole seconds in 0.1.0 records). Equal times fall back to the
+one, else `start`, else `ts` (whole seconds in 0.1.0 records); a time that is no real one
+(month 13, February 31, hour 24) counts as none, and sorts first. Equal times fall back to the
 log: a record known only from notes or sidecars comes first, then log records in log order,
 then the record id. So a single-branch log orders as 0.1.0 did, and a `merge=union` of two
 branches' logs ("ours, then theirs": line order is not time order) still orders by time.
 
 **A clock nobody can run ahead of.** A clone whose clock runs fast, or a forged
 `9999-…` record, would otherwise stay "the newest run" of its outputs. So `nt track` writes
-`order` = the later of its own start and just after the newest time of any record this work
-tree had indexed (a hybrid logical clock): a run recorded here after a foreign record was
-indexed counts as newer than it, whatever that record claims.
+`order` = the later of its own start and a nanosecond after the newest time of any record
+this work tree had indexed (a hybrid logical clock): a run recorded here after a foreign
+record was indexed counts as newer than it, whatever that record claims.
 
 **Producer (the upstream of an input).** For an input at path P with bytes M read by run C,
 the producer is, first hit wins:
@@ -100,6 +101,10 @@ class History(Protocol):
         """Runs before `before` that wrote bytes `md5` at any path, newest first."""
         ...
 
+    def directories_holding(self, path: str) -> list[str]:
+        """The directories holding `path` that some run wrote as a directory, deepest first."""
+        ...
+
     def manifest(self, produced: Produced) -> Mapping[str, str] | None:
         """The member md5s of directory output `produced`, when its sidecar still has them."""
         ...
@@ -115,7 +120,7 @@ def producer(history: History, source: FileRef, consumer: Record, key: str) -> P
     same = next(history.writers(source.path, key, source.md5, exclude), None)
     if same is not None:
         return same
-    for directory in _parents(source.path):
+    for directory in history.directories_holding(source.path):
         holder = next(history.writers(directory, key, None, exclude), None)
         if holder is not None:
             return member_of(history, holder, source.path, source.md5)
@@ -143,7 +148,7 @@ def latest(history: History, path: str) -> Produced | None:
     direct = next(history.writers(path), None)
     if direct is not None:
         return direct
-    for directory in _parents(path):
+    for directory in history.directories_holding(path):
         holder = next(history.writers(directory), None)
         if holder is not None:
             return member_of(history, holder, path, None)
@@ -167,9 +172,3 @@ def walk(history: History, start: Produced) -> list[Step]:
         pending.extend(reversed([made for made in found if made is not None]))
     steps.reverse()
     return steps
-
-
-def _parents(path: str) -> list[str]:
-    """`a/b/c` -> `a/b`, `a`: the directories holding a path, deepest first."""
-    parts = path.split("/")
-    return ["/".join(parts[:end]) for end in range(len(parts) - 1, 0, -1)]

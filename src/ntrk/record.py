@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from ntrk.errors import InvalidRecord
@@ -60,6 +60,9 @@ class Script:
     md5: str | None
 
 
+_CENTURY = 100 * 366 * 86400
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One recorded run."""
@@ -85,6 +88,15 @@ class Record:
     def line(self) -> str:
         """Canonical JSON, the form every sink writes: sorted keys, UTF-8, one line."""
         return json_dumps(self.data)
+
+    @property
+    def duration(self) -> float | None:
+        """The seconds the run took, when the record says so in a way that can be shown: a
+        number from zero to a century (a merged record may hold 10**400, or a string)."""
+        value = self.data.get("duration")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if 0 <= value <= _CENTURY else None  # NaN compares false
 
     def to_dict(self) -> dict[str, Any]:
         """A copy of the record as plain JSON data, unknown fields included."""
@@ -170,23 +182,24 @@ def create(
     return parse(data)
 
 
+# The index's form of a time (see `indexer`): nine fraction digits, a real date, UTC.
+_CLOCK = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{9})Z")
+
+
 def _order_after(newest_known: str | None, start: str) -> str | None:
-    """The time just after `newest_known` (a microsecond), or None when `start` is later."""
-    if not newest_known or newest_known < start:
+    """The time a nanosecond after `newest_known`, or None when `start` is later.
+
+    Digits only, no calendar: `newest_known` came from the index, which keeps only real
+    times, and a fraction already at .999999999 stays as it is (equal times then fall back to
+    the log's order, where this run comes last).
+    """
+    found = _CLOCK.fullmatch(newest_known or "")
+    if found is None or newest_known is None or newest_known < start[:-1] + "000Z":
         return None
-    fraction = newest_known[20:-1]
-    try:
-        known = datetime.strptime(newest_known[:19], "%Y-%m-%dT%H:%M:%S")
-        if fraction and not fraction.isdigit():
-            raise ValueError(fraction)
-    except ValueError:
-        return None
-    known += timedelta(microseconds=int((fraction + "000000")[:6]))
-    try:
-        after = known + timedelta(microseconds=1)
-    except OverflowError:  # year 9999 already: equal times fall back to the log's order
-        after = known
-    return after.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fraction = int(found.group(1))
+    if fraction == 999_999_999:
+        return newest_known
+    return f"{newest_known[:20]}{fraction + 1:09d}Z"
 
 
 def parse_json(text: str | bytes) -> Record:

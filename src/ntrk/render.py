@@ -118,9 +118,8 @@ def status_lines(statuses: Sequence[OutputStatus]) -> list[str]:
 
 def log_line(rec: Record) -> str:
     """`1c324cea 2026-11-25 14:05 7d49882 0.02s python step.py ... -> clean.csv`."""
-    when = rec.ts[:16].replace("T", " ")
-    duration = rec.data.get("duration")
-    took = f"{duration:.2f}s" if isinstance(duration, int | float) else "-"
+    when = visible(rec.ts[:16].replace("T", " "))
+    took = "-" if rec.duration is None else f"{rec.duration:.2f}s"
     outputs = ", ".join(entry.path for entry in rec.outputs)
     head = f"{rec.id[:8]} {when} {rec.commit[:7]} {took:>7}"
     return f"{head} {shell_join(rec.command)} -> {visible(outputs)}"
@@ -148,9 +147,9 @@ def rerun_plan(
 
 def approval(approved: Approval) -> str:
     """What `nt trust` approved."""
-    if not approved.programs:
-        return "trusted the repository's configuration; it names no programs to run"
-    what = "; ".join(f"{key} = {visible(command)}" for key, command in approved.programs)
+    if not approved.settings:
+        return "trusted the repository's configuration; it asks for nothing that needs trust"
+    what = "; ".join(f"{key} = {visible(value)}" for key, value in approved.settings)
     return f"trusted the repository's configuration: nt track may now use {what}"
 
 

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from ntrk import programs
 from ntrk.errors import NtrkError
 
 FORWARDED = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT})
@@ -212,10 +213,13 @@ class _GroupWitness:
     def _spawn() -> tuple[int, int] | None:
         if _pending_mask(os.getpid()) is None:  # no /proc (macOS) or no such field
             return None
+        cat = programs.find("cat")
+        if cat is None:
+            return None
         reader, writer = os.pipe()
         try:
-            pid = os.posix_spawnp(
-                "cat",
+            pid = os.posix_spawn(
+                cat,
                 ["cat"],
                 {"PATH": os.environ.get("PATH", os.defpath)},
                 file_actions=[

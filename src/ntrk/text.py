@@ -57,12 +57,20 @@ def json_dumps(data: object, indent: int | None = None, sort_keys: bool = True) 
 
 
 def json_loads(text: str | bytes) -> object:
-    """Decode strict JSON: NaN, Infinity and numbers a float cannot hold are refused.
+    """Decode strict JSON: NaN, Infinity, numbers a float cannot hold and duplicate keys are
+    refused.
 
     Raises ValueError (also for integers longer than Python's int-string limit, which `json`
     reports as a plain ValueError, not a JSONDecodeError) or RecursionError (nested too deep).
+    Duplicate keys are refused because readers disagree on them (SQLite keeps the first,
+    Python's `json` the last): one line must mean one record to every reader.
     """
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    return json.loads(
+        text,
+        parse_constant=_refuse_constant,
+        parse_float=_finite_float,
+        object_pairs_hook=_unique_keys,
+    )
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -78,14 +86,40 @@ def _escape(match: re.Match[str]) -> str:
 def _shell_word(arg: str) -> str:
     if not _INVISIBLE.search(arg):
         return shlex.quote(arg)
-    body = "".join(
-        "\\\\" if char == "\\" else "\\'" if char == "'" else visible(char) for char in arg
-    )
+    body = "".join(_shell_char(char) for char in arg)
     return f"$'{body}'"
+
+
+def _shell_char(char: str) -> str:
+    """One character inside bash's `$'…'`: `\\xNN` means a byte there, so a character past
+    ASCII is written `\\uNNNN`, and a byte that was not UTF-8 (a surrogate escape) `\\xNN`."""
+    code = ord(char)
+    if char == "\\":
+        return "\\\\"
+    if char == "'":
+        return "\\'"
+    if not _INVISIBLE.match(char):
+        return char
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
 
 
 def _unicode_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} appears twice")
+            seen.add(key)
+    return result
 
 
 def _refuse_constant(name: str) -> object:

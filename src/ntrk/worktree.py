@@ -6,6 +6,7 @@ links followed) to a regular file or directory inside the work tree.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,10 @@ class WorkTree:
 
     def inside(self, relpath: str) -> Path | None:
         """The absolute path of `relpath` if it stays inside the work tree, else None."""
-        path = (self.root / relpath).resolve()
+        try:
+            path = (self.root / relpath).resolve()
+        except (OSError, RuntimeError):  # a name the system refuses; a loop of links
+            return None
         return path if path.is_relative_to(self.root) else None
 
     def digest(self, relpath: str) -> Digest | None:
@@ -41,7 +45,8 @@ class WorkTree:
 
     def exists(self, relpath: str) -> bool:
         path = self.inside(relpath)
-        return path is not None and path.exists()
+        # os.path.exists: False for a name longer than the system allows (Path.exists raises).
+        return path is not None and os.path.exists(path)
 
     def state(self, relpath: str, recorded_md5: str) -> str | None:
         """`missing`, `modified`, or None (unchanged, or outside the tree): how the file now
@@ -49,7 +54,7 @@ class WorkTree:
         path = self.inside(relpath)
         if path is None:
             return None
-        if not path.exists():
+        if not os.path.exists(path):
             return "missing"
         current = self.digest(relpath)
         if current is None:

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pygit2
+
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord
 from ntrk.gitcli import run
@@ -59,9 +61,14 @@ def pre_commit(repo: Repo) -> PreCommit:
 
 
 def log_is_ignored(repo: Repo) -> bool:
-    """Whether git ignores the log, so that no commit would carry it."""
-    # Without --no-index: a log that is already tracked stages fine whatever the ignore rules.
-    return run(repo.root, "check-ignore", "-q", LOG_RELPATH).returncode == 0
+    """Whether git ignores the log, so that no commit would carry it (a tracked log is never
+    ignored: it stages fine whatever the ignore rules)."""
+    try:
+        if LOG_RELPATH in repo.git.index:
+            return False
+        return bool(repo.git.path_is_ignored(LOG_RELPATH))
+    except (pygit2.GitError, OSError):
+        return run(repo.root, "check-ignore", "-q", LOG_RELPATH).returncode == 0
 
 
 def under_pre_commit_framework() -> bool:
@@ -147,15 +154,14 @@ def _sidecars_of(repo: Repo, staged: list[str]) -> list[str]:
     found: set[str] = set()
     for path in staged:
         for output in self_and_parents(path):
-            side = sidecar_path(repo.root / output)
-            if side.is_file() and _sidecar_for(repo.root / output) == output:
-                found.add(side.relative_to(repo.root).as_posix())
+            if _sidecar_for(repo.root, output) == output:
+                found.add(sidecar_path(repo.root / output).relative_to(repo.root).as_posix())
     return sorted(found)
 
 
-def _sidecar_for(output: Path) -> str | None:
+def _sidecar_for(root: Path, output: str) -> str | None:
     try:
-        found = sidecar.read(output)
-    except InvalidRecord:
+        found = sidecar.read(root, output)
+    except InvalidRecord:  # also a name longer than the system allows
         return None
     return found.sidecar_for if found else None

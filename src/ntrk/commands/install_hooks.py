@@ -34,7 +34,8 @@ from ntrk.errors import NtrkError
 from ntrk.gitcli import GitError, git, run
 from ntrk.layout import KEPT_HOOK_SUFFIX
 from ntrk.repo import Repo
-from ntrk.safeio import write_atomic
+from ntrk.safeio import open_regular, write_atomic
+from ntrk.store.notes import common_dir
 
 MARKER = b"ntrk-managed-hook"
 PYTHON_PLACEHOLDER = "@NTRK_PYTHON@"
@@ -92,8 +93,20 @@ def is_ours(path: Path) -> bool:
 
 
 def installed(repo: Repo) -> bool:
-    """Whether ntrk's pre-commit hook runs on a commit (also as the framework's `.legacy`)."""
-    directory = hooks_dir(repo)
+    """Whether ntrk's pre-commit hook runs on a commit (also as the framework's `.legacy`).
+
+    Asked on every `nt track`, so it reads git's configuration through pygit2 instead of
+    running `git rev-parse --git-path hooks`: `core.hooksPath` (relative to the work tree, `~`
+    expanded, as git does), else the common git directory's `hooks/`.
+    """
+    try:
+        configured = repo.git.config["core.hooksPath"]
+    except (KeyError, ValueError):
+        configured = None
+    if configured:
+        directory = repo.root / os.path.expanduser(configured)
+    else:
+        directory = common_dir(repo.git) / "hooks"
     return is_ours(directory / "pre-commit") or is_ours(directory / "pre-commit.legacy")
 
 
@@ -203,15 +216,17 @@ def _uninstall_one(repo: Repo, directory: Path, name: str, dormant: str) -> Iter
 
 
 def _husky_mentions(repo: Repo) -> Iterator[HookChange]:
-    """husky scripts (the user's own) that still run ntrk's hook work."""
-    folder = repo.root / HUSKY_DIR
+    """husky scripts (the user's own, committed) that still run ntrk's hook work; read as
+    regular files inside the work tree only, never through a link."""
     for name in ALL_HOOKS:
-        script = folder / name
+        script = repo.root / HUSKY_DIR / name
         try:
-            if script.is_file() and _CALLS_NTRK.search(script.read_bytes()[:65536]):
-                yield HookChange(name, _shown(repo, script), "mentioned", "husky")
+            with os.fdopen(open_regular(script, within=repo.root), "rb") as stream:
+                head = stream.read(65536)
         except OSError:
             continue
+        if _CALLS_NTRK.search(head):
+            yield HookChange(name, _shown(repo, script), "mentioned", "husky")
 
 
 def _plan_install(directory: Path, name: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ without consent: an answer at the terminal, or `--yes`. Each step runs as an ord
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Iterator
 from contextlib import chdir
@@ -66,7 +67,7 @@ def execute(
     verdicts: list[Verdict] = []
     for step in planned:
         directory = (repo.root / step.record.cwd).resolve()
-        if not directory.is_relative_to(repo.root) or not directory.is_dir():
+        if not directory.is_relative_to(repo.root) or not os.path.isdir(directory):
             raise NtrkError(
                 f"step {step.record.id[:8]} ran in {step.record.cwd}, which is not here",
                 "restore that directory, then run nt rerun again",

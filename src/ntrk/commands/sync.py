@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from ntrk.console import warn
+from ntrk.console import CappedWarnings, warn
 from ntrk.errors import NtrkError
 from ntrk.gitcli import GitError, GitResult, GitTimeout, run
 from ntrk.layout import NOTES_REF, tracking_ref
@@ -80,7 +80,13 @@ def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncRe
         )
     report = SyncReport(remote=name)
     report.configured = notes.configure(repo.git, dry_run=dry_run)
-    known = notes.record_ids(repo.git)  # kept up to date below instead of read again
+    try:
+        known = notes.record_ids(repo.git)  # kept up to date below instead of read again
+    except notes.HostileTree as exc:
+        raise NtrkError(
+            f"your {NOTES_REF} is not read: its notes tree {exc}",
+            f"point it back at an earlier notes commit (git reflog {NOTES_REF})",
+        ) from exc
     missing = unmirrored(repo, known)
     report.mirrored = len(missing)
     if dry_run:
@@ -151,14 +157,32 @@ def _fetch_and_merge(repo: Repo, remote: str, report: SyncReport, known: set[str
             "ask whoever manages the remote; ntrk will not merge it",
         )
     _fetch_missing_blobs(repo, remote)
-    arrived = _record_ids_added(repo, remote, before, theirs) - known
-    report.fetched += len(arrived)
-    known |= arrived
-    message = f"ntrk: merge notes from {remote}"
     try:
-        report.merge, _ = notes.merge_tips(repo.git, theirs.id, message)
+        arrived = _record_ids_added(repo, remote, before, theirs) - known
+        report.merge, _ = notes.merge_tips(repo.git, theirs.id, f"ntrk: merge notes from {remote}")
+    except notes.HostileTree as exc:
+        _forget_fetch(repo, remote, before)
+        raise NtrkError(
+            f"{remote}'s lineage notes are not merged: their notes tree {exc}",
+            f"ask whoever can push to {remote} to replace its {NOTES_REF}; yours are kept",
+        ) from exc
     except notes.NotesError as exc:
         raise NtrkError(f"cannot merge notes: {exc}", "check that .git is writable") from exc
+    report.fetched += len(arrived)
+    known |= arrived
+
+
+def _forget_fetch(repo: Repo, remote: str, before: pygit2.Commit | None) -> None:
+    """Put the remote's tracking ref back where it was, so that no command reads a notes tree
+    that was refused (the next sync fetches it again, and refuses it again)."""
+    ref = tracking_ref(remote)
+    try:
+        if before is None:
+            repo.git.references.delete(ref)
+        else:
+            repo.git.references.create(ref, before.id, force=True)
+    except (KeyError, pygit2.GitError) as exc:
+        warn(f"cannot reset {ref} ({exc}); run: git update-ref -d {ref}")
 
 
 def _push(repo: Repo, remote: str) -> str:
@@ -220,21 +244,12 @@ def _is_partial_clone(repo: Repo) -> bool:
 def _record_ids_added(
     repo: Repo, remote: str, before: pygit2.Commit | None, after: pygit2.Commit
 ) -> set[str]:
-    """The ids of the records in notes that changed between two notes commits; a note that
-    cannot be read is named once (the index, and merges, skip it too)."""
+    """The ids of the records in notes that changed between two notes commits; notes that
+    cannot be read are named (the first few: one bad blob may be named by thousands)."""
     _, came = notes.diff(repo.git, before.tree if before else None, after.tree)
-    ids: set[str] = set()
-    for annotated, blob_id in came.items():
-        try:
-            lines, truncated = notes.note_lines(repo.git, blob_id)
-        except notes.NoteUnreadable as exc:
-            warn(f"{remote}'s note on {annotated[:8]} (blob {str(blob_id)[:8]}) skipped: {exc}")
-            continue
-        if truncated:
-            warn(
-                f"{remote}'s note on {annotated[:8]}: lines after {notes.MAX_NOTE_LINES:,} skipped"
-            )
-        ids.update(line.record.id for line in map(notes.parse_line, lines) if line.record)
+    warnings = CappedWarnings(f"{remote}'s notes", "notes skipped")
+    ids = notes.ids_in(repo.git, sorted(came.items()), warnings)
+    warnings.close()
     return ids
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from ntrk import lineage
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord, NtrkError
-from ntrk.hashing import hash_path
+from ntrk.hashing import Digest, hash_path
 from ntrk.layout import sidecar_path
 from ntrk.lineage import END, History, Lineage, Produced
 from ntrk.repo import Repo
@@ -43,30 +43,51 @@ def trace(repo: Repo | None, target: Path) -> Lineage:
 def resolve(target: Path, repo: Repo | None, history: History) -> Produced | None:
     """The run that made `target`, as the file it wrote.
 
-    First hit wins: the file's sidecar; a run that wrote this path with these bytes; a run
-    that wrote these bytes anywhere (the file was renamed); the run that made the directory
-    output holding it; a run that wrote this path (the file changed since).
+    First hit wins, as `lineage.producer` links an input: the file's sidecar; a run that wrote
+    this path with these bytes; the newest run that wrote this path or the directory output
+    holding it (the file changed since: shown as modified); nothing when the file is committed
+    at HEAD with these bytes (raw data that happens to equal some output); else a run that
+    wrote these bytes anywhere (the file was renamed or copied).
     """
     target = Path(os.path.abspath(target))  # `.` names the directory it is: that may be an output
-    found = _from_sidecar(target, history) if target.name else None
-    if found is not None:
-        return found
     relpath = repo.relpath(target) if repo else None
     if relpath == ".":
         return None
-    md5 = _current_md5(target)
-    if relpath is not None and md5 is not None:
-        found = next(history.writers(relpath, md5=md5), None)
-    if found is None and md5 is not None:
-        found = next(history.with_md5(md5), None)
-    if found is None and relpath is not None:
-        found = lineage.latest(history, relpath)
-    return found
+    found = _from_sidecar(target, repo.root if repo and relpath else None, relpath, history)
+    if found is not None:
+        return found
+    digest = _current_digest(target)
+    if relpath is not None:
+        if digest is not None:
+            found = next(history.writers(relpath, md5=digest.md5), None)
+        found = found or lineage.latest(history, relpath)
+        if found is not None or digest is None:
+            return found
+        if _committed_as_is(repo, history, relpath, digest):
+            return None
+    return next(history.with_md5(digest.md5), None) if digest is not None else None
 
 
-def _from_sidecar(target: Path, history: History) -> Produced | None:
+def _committed_as_is(repo: Repo | None, history: History, relpath: str, digest: Digest) -> bool:
+    """Whether HEAD holds `relpath` with exactly the bytes `digest` describes."""
+    if repo is None or repo.git.head_is_unborn:
+        return False
+    head = repo.head().commit
+    return history.committed_md5(head, relpath, digest.size) == digest.md5
+
+
+def _from_sidecar(
+    target: Path, root: Path | None, relpath: str | None, history: History
+) -> Produced | None:
+    """The run that the sidecar of `target` names: read from the work tree `root` down
+    (`relpath` inside it), or outside any work tree from the target's own directory."""
+    if not target.name:
+        return None
     try:
-        found = sidecar.read(target)
+        if root is not None and relpath is not None:
+            found = sidecar.read(root, relpath)
+        else:
+            found = sidecar.read(target.parent, target.name)
     except InvalidRecord as exc:
         warn(f"{sidecar_path(target)}: ignored, not a valid record ({exc})")
         return None
@@ -77,8 +98,8 @@ def _from_sidecar(target: Path, history: History) -> Produced | None:
     return Produced(key, rec, output, rec.output_md5(found.sidecar_for), output)
 
 
-def _current_md5(target: Path) -> str | None:
+def _current_digest(target: Path) -> Digest | None:
     try:
-        return hash_path(target).md5
+        return hash_path(target)
     except OSError:
         return None

@@ -38,13 +38,12 @@ from ntrk.console import say, warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.export import openlineage
 from ntrk.gitcli import run as run_git
-from ntrk.hashing import Digest, NotHashable, hash_many, md5_file
-from ntrk.layout import STORE_DIR, is_ntrk_file
+from ntrk.hashing import Digest, NotHashable, hash_many, md5_file, walk_tree
+from ntrk.layout import CLOCK_NAME, STORE_DIR, is_ntrk_file
 from ntrk.record import MAX_RECORD_CHARS, FileRef, Record, Script
 from ntrk.repo import Repo
 from ntrk.safeio import read_regular
 from ntrk.store import inflight, record_run
-from ntrk.store.indexer import CLOCK_NAME
 from ntrk.store.runlog import LogWriter
 from ntrk.store.statcache import StatCache
 
@@ -124,8 +123,8 @@ def _track(
         before = {named.relpath: _identity(named.path) for named in inputs_named + outputs_named}
         script_file = repo.root / script.path if script and script.md5 else None
         script_before = _identity(script_file) if script_file else None
-        if settings.untrusted_env_command:
-            _warn_untrusted(settings.untrusted_env_command)
+        if settings.untrusted:
+            _warn_untrusted(settings.untrusted)
         start = record.now_precise()
         cwd = repo.relpath(Path(".")) or "."
         events.started(settings, run_id, head, cwd, script, command.argv, inputs, start)
@@ -196,11 +195,12 @@ def _track(
     return TrackResult(0, rec)
 
 
-def _warn_untrusted(command: str) -> None:
+def _warn_untrusted(asked: Sequence[tuple[str, str]]) -> None:
+    what = "; ".join(f"{setting} = {value}" for setting, value in asked)
     warn(
-        f"ntrk.toml asks to run {command!r} for an environment fingerprint (record.env_command); "
-        "ntrk runs a program named by a committed file only once you trust it (nt trust), "
-        "so this run is recorded without it"
+        f"ntrk.toml asks for {what}: what records hold, and any program run for them, comes "
+        "from a committed file only once you trust it (nt trust), so this run is recorded "
+        "without it"
     )
 
 
@@ -440,13 +440,8 @@ def _stat_identity(info: os.stat_result) -> Identity:
 
 
 def _tree_identities(directory: Path) -> Iterator[tuple[str, Identity]]:
-    for dirpath, _, filenames in os.walk(directory):
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            try:
-                yield os.path.relpath(full, directory), _stat_identity(os.lstat(full))
-            except OSError:
-                continue
+    for path, info in walk_tree(directory):
+        yield os.fsdecode(path), _stat_identity(info)
 
 
 def _file_ref(relpath: str, digest: Digest) -> FileRef:

@@ -1,10 +1,11 @@
 """`nt trust`: approve, for this clone, what a repository's own configuration would run.
 
 A repository's `ntrk.toml` arrives with every clone, and so can an `openlineage.yml` (which
-the OpenLineage client reads from the directory a command runs in). A program `ntrk.toml`
-names (`record.env_command`) and the endpoint or transport `openlineage.yml` names are data
-until the user trusts that exact file content, as `direnv allow` works: the approval is the
-file's sha256, kept in this work tree's git directory, and any edit needs a new one.
+the OpenLineage client reads from the directory a command runs in). What `ntrk.toml`'s
+`[record]` table asks records to hold (the hostname, environment fingerprints, a program's
+output) and the endpoint or transport `openlineage.yml` names are data until the user trusts
+that exact file content, as `direnv allow` works: the approval is the file's sha256, kept in
+this work tree's git directory, and any edit needs a new one.
 """
 
 from __future__ import annotations
@@ -22,21 +23,19 @@ from ntrk.safeio import read_regular
 
 @dataclass(frozen=True)
 class Approval:
-    """What `nt trust` approved: the file's sha256 and the programs it may now run."""
+    """What `nt trust` approved: the file's sha256 and what it may now do."""
 
     digest: str
-    programs: list[tuple[str, str]]  # (setting, command line)
+    settings: list[tuple[str, str]]  # (setting, value), as `nt trust` shows them
 
 
 def trust(repo: Repo) -> Approval:
     """Trust the repository's `ntrk.toml`, and any `openlineage.yml` at its root or in the
     current directory, as they are now."""
     settings = config.load(repo.root)
-    programs = []
+    granted = list(settings.untrusted)
     approved = 0
     if settings.digest is not None:
-        if settings.untrusted_env_command:
-            programs.append(("record.env_command", settings.untrusted_env_command))
         config.trust(repo.cache_dir, settings.digest)
         approved += 1
     for candidate in {repo.root / OPENLINEAGE_CONFIG_NAME, Path.cwd() / OPENLINEAGE_CONFIG_NAME}:
@@ -46,14 +45,14 @@ def trust(repo: Repo) -> Approval:
         if content is not None:
             config.trust(repo.cache_dir, hashlib.sha256(content).hexdigest())
             shown = candidate.relative_to(repo.root)
-            programs.append((str(shown), "where OpenLineage run events are sent"))
+            granted.append((str(shown), "where OpenLineage run events are sent"))
             approved += 1
     if not approved:
         raise NtrkError(
             f"there is no {CONFIG_NAME} or {OPENLINEAGE_CONFIG_NAME} here to trust",
             "nothing needs trusting",
         )
-    return Approval(settings.digest or "", programs)
+    return Approval(settings.digest or "", granted)
 
 
 def revoke(repo: Repo) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-import math
 import os
 import queue
 import signal
@@ -98,7 +97,8 @@ def destination(client: OpenLineageClient) -> str:
 def timeout_of(client: OpenLineageClient) -> float:
     """The transport's timeout in seconds (its `timeout`, else the client's default)."""
     value = getattr(getattr(client.transport, "config", None), "timeout", None)
-    if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+    # Compared, never converted: float(10**400) raises, and NaN compares false.
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 86400:
         return float(value)
     return DEFAULT_TIMEOUT
 

@@ -76,7 +76,7 @@ class Names:
 
     def source_url(self, path: str, commit: str) -> str:
         """A URL of the file at repository path `path` as it was at `commit`."""
-        quoted = quote(path, safe="/")
+        quoted = quote_path(path, safe="/")
         if not self.has_remote:
             return f"{self.repository}/{quoted}"
         if urlsplit(self.repository).hostname == "bitbucket.org":
@@ -161,7 +161,13 @@ def _host(host: str) -> str:
 
 
 def _repository_path(path: str) -> str:
-    return quote(_strip_git(path.strip("/")), safe="/~")
+    return quote_path(_strip_git(path.strip("/")), safe="/~")
+
+
+def quote_path(text: str, safe: str) -> str:
+    """`text` percent-encoded for a URL, its bytes as the file system has them: a name that
+    is not UTF-8 (held as surrogate escapes) gives `%FE`, where quoting the text would raise."""
+    return quote(text.encode("utf-8", "surrogateescape"), safe=safe)
 
 
 def _strip_git(path: str) -> str:

@@ -13,7 +13,8 @@
 Ids are built from the records alone (paths, md5s, the record id, the commit), never from
 where the clone lives, so they are the same on every call and every clone; `run:` is
 `urn:uuid:`, the UUID that is also the OpenLineage run id. Characters that PROV-N cannot
-write in a name are percent-encoded in the id; labels keep the text as it is.
+write in a name are percent-encoded in the id; labels keep the text as it is (PROV-N shows
+invisible characters as escapes).
 
 `prov` is a runtime dependency, not an extra: it is pure Python with no dependencies of its
 own, and a `--format` that `nt trace --help` offers should work on every install. It is
@@ -24,12 +25,12 @@ from __future__ import annotations
 
 import shlex
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from ntrk.export.naming import run_uuid
+from ntrk.export.naming import quote_path, run_uuid
 from ntrk.export.runtimes import run_times
 from ntrk.lineage import Lineage
 from ntrk.record import FileRef, Record
+from ntrk.text import visible
 
 if TYPE_CHECKING:
     from prov.model import ProvDocument
@@ -127,8 +128,13 @@ def to_json(lineage: Lineage) -> str:
 
 
 def to_provn(lineage: Lineage) -> str:
-    """The lineage as PROV-N, as the `prov` package writes it, ending in a newline."""
-    return str(document(lineage).get_provn()) + "\n"
+    """The lineage as PROV-N, as the `prov` package writes it, ending in a newline.
+
+    PROV-N is read on terminals: an invisible character in a label (a command holding an
+    escape sequence) is shown as an escape, `\\x1b`, as in every other output of ntrk.
+    PROV-JSON keeps such characters, JSON-escaped."""
+    provn = str(document(lineage).get_provn())
+    return "\n".join(visible(line) for line in provn.split("\n")) + "\n"
 
 
 def file_id(entry: FileRef) -> str:
@@ -163,4 +169,4 @@ def _has_plan(rec: Record) -> bool:
 
 
 def _name(text: str) -> str:
-    return quote(text, safe=_SAFE)
+    return quote_path(text, safe=_SAFE)

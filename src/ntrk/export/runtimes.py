@@ -5,7 +5,6 @@ Record times are text from other clones too: anything that is not a valid time g
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 
 from ntrk.record import Record
@@ -15,17 +14,11 @@ def run_times(rec: Record) -> tuple[datetime | None, datetime | None]:
     """(start, end) of a run; a 0.1.0 record knows only `ts`, written just after the end."""
     written = parse(rec.ts)
     began = parse(rec.start) if rec.start else None
-    duration = rec.data.get("duration")
     if began is None:
         return None, written
-    if (
-        isinstance(duration, int | float)
-        and not isinstance(duration, bool)
-        and math.isfinite(duration)
-        and duration >= 0
-    ):
+    if rec.duration is not None:
         try:
-            return began, began + timedelta(seconds=duration)
+            return began, began + timedelta(seconds=rec.duration)
         except OverflowError:
             pass
     return began, written

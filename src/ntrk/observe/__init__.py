@@ -330,6 +330,8 @@ def _remove(directory: Path) -> None:
 
 
 def _findable(program: str) -> bool:
+    """Whether the user's program is on PATH as their shell would find it (their command,
+    their PATH: see `programs` for the ones ntrk starts on its own)."""
     import shutil
 
     return shutil.which(program) is not None
@@ -365,7 +367,7 @@ def _ignored(root: Path, relpath: str, environments: dict[str, bool]) -> bool:
         directory = "/".join(parts[:end])
         inside = environments.get(directory)
         if inside is None:
-            inside = environments[directory] = (root / directory / "pyvenv.cfg").is_file()
+            inside = environments[directory] = os.path.isfile(root / directory / "pyvenv.cfg")
         if inside:
             return True
     return False

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from ntrk import programs
 from ntrk.observe.events import MOVED, READ, REMOVED, WRITTEN, Events
 
 _SYSCALLS = (
@@ -75,12 +75,12 @@ _RESUMED = re.compile(rb"(\d+) +<\.\.\. \w+ resumed>(.*)")
 
 def find() -> str | None:
     """The strace program on PATH, if any."""
-    return shutil.which("strace")
+    return programs.find("strace")
 
 
 def problem(strace: str) -> str | None:
     """Why `strace` cannot observe here (no ptrace, too old for an option), or None."""
-    target = shutil.which("true") or "/bin/true"
+    target = programs.find("true") or "/bin/true"
     try:
         done = subprocess.run(
             [strace, *OPTIONS, "-o", os.devnull, "--", target],

@@ -28,7 +28,7 @@ def record_run(
     for output in rec.outputs:
         try:
             manifest = manifests.get(output.path) if manifests else None
-            sidecar.write(repo.root / output.path, output.path, rec, manifest)
+            sidecar.write(repo.root, output.path, rec, manifest)
         except OSError as exc:
             warn(f"cannot write the sidecar of {output.path} ({exc.strerror}); the log has it")
     try:

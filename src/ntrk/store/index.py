@@ -31,7 +31,7 @@ import pygit2
 
 from ntrk import layout
 from ntrk import record as record_mod
-from ntrk.console import warn
+from ntrk.console import CappedWarnings, warn
 from ntrk.errors import InvalidRecord
 from ntrk.lineage import END, Produced
 from ntrk.record import Record
@@ -49,7 +49,10 @@ from ntrk.store.indexer import (
 _BUSY_TIMEOUT_MS = 30_000
 _PAGE = 64
 _LOCK_NAME = "index.lock"
-_MAX_WARNINGS = 5
+# A tree of path components: the directory outputs, each marked with the key _HELD (no path
+# component is empty, so it is never a component's name).
+_PathTree = dict[str, "_PathTree"]
+_HELD = ""
 
 
 class LineageIndex:
@@ -61,14 +64,14 @@ class LineageIndex:
         self._path = path
         self._records: dict[int, Record | None] = {}
         self._manifests: dict[tuple[str, str], Mapping[str, str] | None] = {}
+        self._directory_tree: _PathTree | None = None
         self._recovered = False
-        self._invalid = 0
+        self._invalid = CappedWarnings("records", "invalid records skipped")
 
     def close(self) -> None:
         """Release the database (and its locks) now rather than at garbage collection."""
         self._db.close()
-        if self._invalid > _MAX_WARNINGS:
-            warn(f"{self._invalid - _MAX_WARNINGS} more invalid record(s) skipped")
+        self._invalid.close()
 
     # --- what the lineage rules ask -----------------------------------------------------
 
@@ -89,6 +92,26 @@ class LineageIndex:
             params += (md5,)
         return self._produced(query, params)
 
+    def directories_holding(self, path: str) -> list[str]:
+        """The directories holding `path` that some run wrote as a directory output, deepest
+        first: one query per command, then a walk down a tree of path components, so a path
+        a thousand directories deep costs one lookup per component, not one query."""
+        if self._directory_tree is None:
+            self._directory_tree = {}
+            for (key,) in self._rows("SELECT DISTINCT path FROM outputs WHERE dir", ()):
+                node = self._directory_tree
+                for part in path_of_key(key).split("/"):
+                    node = node.setdefault(part, {})
+                node[_HELD] = {}
+        node, depths, parts = self._directory_tree, [], path.split("/")
+        for depth, part in enumerate(parts[:-1], start=1):
+            if part not in node:
+                break
+            node = node[part]
+            if _HELD in node:
+                depths.append(depth)
+        return ["/".join(parts[:depth]) for depth in reversed(depths)]
+
     def with_md5(self, md5: str, before: str = END, exclude: str = "") -> Iterator[Produced]:
         query = (
             "SELECT r.rid, r.key, o.md5, o.path FROM outputs o JOIN records r ON r.rid = o.rid"
@@ -104,7 +127,7 @@ class LineageIndex:
             found = None
             if self._repo is not None:
                 with contextlib.suppress(InvalidRecord):
-                    found = sidecar.read(self._repo.root / produced.output)
+                    found = sidecar.read(self._repo.root, produced.output)
             same_run = found is not None and found.record.id == produced.record.id
             self._manifests[key] = found.manifest if found is not None and same_run else None
         return self._manifests[key]
@@ -207,9 +230,10 @@ class LineageIndex:
                 try:
                     rec = record_mod.parse_json(rows[0][0])
                 except InvalidRecord as exc:
-                    self._invalid += 1
-                    if self._invalid <= _MAX_WARNINGS:
-                        warn(f"{self._where(rid)}: skipped, not a valid record ({exc})")
+                    reason = exc
+                    self._invalid.add(
+                        lambda: f"{self._where(rid)}: skipped, not a valid record ({reason})"
+                    )
             self._records[rid] = rec
         return self._records[rid]
 

@@ -15,10 +15,10 @@ sidecar's output. Occurrences whose text differs from the record's keep their ow
 record never has to be read back from a source.
 
 **Work proportional to the change.**
-- The log is remembered by its stat identity, the byte offset read to, and a running CRC of
-  those bytes. Appends that `nt track` journaled (see `runlog`) are read from the offset;
-  any other change first checks the CRC of the old length: same bytes, read on; else the
-  log's occurrences are dropped and it is read again.
+- The log is remembered by its stat identity, the byte offset read to, and a digest of each
+  1 MiB block of those bytes. Appends that `nt track` journaled (see `runlog`) are read from
+  the offset; any other change first compares the digests of the old length: same bytes,
+  read on; else the log's occurrences are dropped and it is read again.
 - Each notes ref is remembered by its commit; a move (forward, backward, sideways) is a tree
   diff that descends only into subtrees that differ.
 - Sidecars are those git's index lists (committed or staged), remembered by stat identity;
@@ -33,9 +33,9 @@ exception: SQLite cannot hand such strings back, so their paths are read in Pyth
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from typing import Any
 import pygit2
 
 from ntrk import layout
-from ntrk.console import Progress, warn
+from ntrk.console import CappedWarnings, Progress
 from ntrk.errors import InvalidRecord
 from ntrk.record import is_md5, parse_json
 from ntrk.repo import Repo
@@ -51,7 +51,7 @@ from ntrk.safeio import write_atomic
 from ntrk.store import notes, runlog, sidecar
 from ntrk.text import json_dumps, json_loads
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "8"
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
@@ -61,7 +61,8 @@ CREATE TABLE records (
 CREATE TABLE occ (
     rid INTEGER NOT NULL, source TEXT NOT NULL, place TEXT NOT NULL, sort TEXT NOT NULL,
     text TEXT);
-CREATE TABLE outputs (rid INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT NOT NULL);
+CREATE TABLE outputs (
+    rid INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT NOT NULL, dir INTEGER NOT NULL);
 CREATE TABLE inputs (rid INTEGER NOT NULL, path TEXT NOT NULL);
 CREATE TABLE blob_md5 (oid TEXT PRIMARY KEY, md5 TEXT NOT NULL);
 CREATE TABLE stage (
@@ -80,13 +81,12 @@ CREATE INDEX IF NOT EXISTS records_key ON records (key);
 CREATE INDEX IF NOT EXISTS outputs_path ON outputs (path);
 CREATE INDEX IF NOT EXISTS outputs_md5 ON outputs (md5);
 CREATE INDEX IF NOT EXISTS inputs_path ON inputs (path);
+CREATE INDEX IF NOT EXISTS outputs_dirs ON outputs (path) WHERE dir;
 """
 
 LOG_SOURCE = "log"
-CLOCK_NAME = "clock"  # the newest time of any indexed record, for `nt track` (see `lineage`)
 RANK_LOG, RANK_OWN_NOTES, RANK_FETCHED_NOTES, RANK_SIDECAR = 0, 1, 2, 3
 _BATCH = 5_000
-_MAX_WARNINGS = 5
 _MD5_GLOB = "[0-9a-f]" * 32
 # What the index takes from a record's text, each JSON value extracted once (SQLite keeps the
 # parse of a text for the other JSON functions of the same row): the fields below, from `j`.
@@ -99,18 +99,25 @@ _EXTRACT = """SELECT j ->> '$.id' AS i, j ->> '$.v' AS v, json_type(j, '$.v') AS
 # there with one warning when it fails.
 _IS_RECORD = """vt = 'integer' AND v = 1 AND typeof(i) = 'text'
     AND length(i) BETWEEN 1 AND 128 AND i NOT GLOB '*[^0-9A-Za-z_.-]*'"""
-# A time as records hold it: `2026-11-25T14:05:05Z`, or with up to nine fraction digits.
-_DATE_TIME = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+# A time as records hold it: `2026-11-25T14:05:05Z`, or with one to nine fraction digits.
+_DATE_TIME = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
 
 
 def _as_time(value: str) -> str:
-    """SQL: `value` as a comparable time (whole seconds padded to microseconds), or NULL when
-    it is not a well-formed time."""
+    """SQL: `value` as a comparable time with nine fraction digits, or NULL when it is not a
+    real time of that form. `date(…, '+0 days')` rewrites an impossible date (February 31)
+    to another or to NULL (month 13), so comparing it with its own text keeps only real
+    ones: a forged time no clock can reach must not sort after every real one."""
+    fraction = f"substr({value}, 21, length({value}) - 21)"
     return f"""CASE
-      WHEN typeof({value}) != 'text' THEN NULL
-      WHEN {value} GLOB '{_DATE_TIME}Z' THEN substr({value}, 1, 19) || '.000000Z'
-      WHEN {value} GLOB '{_DATE_TIME}.*Z' AND length({value}) BETWEEN 22 AND 30
-        AND substr({value}, 21, length({value}) - 21) NOT GLOB '*[^0-9]*' THEN {value}
+      WHEN typeof({value}) != 'text' OR substr({value}, 1, 19) NOT GLOB '{_DATE_TIME}'
+        OR substr({value}, 12, 2) > '23'
+        OR date(substr({value}, 1, 10), '+0 days') IS NOT substr({value}, 1, 10) THEN NULL
+      WHEN length({value}) = 20 AND substr({value}, 20) = 'Z'
+        THEN substr({value}, 1, 19) || '.000000000Z'
+      WHEN length({value}) BETWEEN 22 AND 30 AND substr({value}, 20, 1) = '.'
+        AND substr({value}, -1) = 'Z' AND {fraction} NOT GLOB '*[^0-9]*'
+        THEN substr({value}, 1, 20) || substr({fraction} || '000000000', 1, 9) || 'Z'
       END"""
 
 
@@ -147,27 +154,6 @@ def path_of_key(key: str) -> str:
 
 
 @dataclass
-class _Warnings:
-    """Warnings about one source, capped: a broken note must not print thirty lines."""
-
-    source: str
-    shown: int = 0
-    more: int = 0
-
-    def add(self, message: str) -> None:
-        if self.shown < _MAX_WARNINGS:
-            warn(message)
-            self.shown += 1
-        else:
-            self.more += 1
-
-    def close(self) -> None:
-        if self.more:
-            warn(f"{self.source}: {self.more} more invalid lines skipped")
-            self.more = 0
-
-
-@dataclass
 class Indexer:
     """One refresh of an index database, inside the caller's write transaction."""
 
@@ -175,7 +161,7 @@ class Indexer:
     repo: Repo | None
     staged: int = 0
     _pending: list[tuple[str, str, str, str]] = field(default_factory=list)
-    _warnings: dict[str, _Warnings] = field(default_factory=dict)
+    _warnings: dict[str, CappedWarnings] = field(default_factory=dict)
 
     # --- the whole refresh ------------------------------------------------------------
 
@@ -223,7 +209,7 @@ class Indexer:
             return
         with stream:
             now = runlog.identity(os.fstat(stream.fileno()))
-            offset, lineno, crc = self._resume_point(stream, known, now)
+            offset, lineno, prefix = self._resume_point(stream, known, now)
             if offset == 0 and known:
                 self._remove(LOG_SOURCE)
             stream.seek(offset)
@@ -234,11 +220,11 @@ class Indexer:
                     torn = lineno if raw.strip() else None  # read again once it is closed
                     break
                 if raw is not None:
-                    crc = zlib.crc32(raw, crc)
+                    prefix.update(raw)
                     self._stage_log_line(raw, lineno, warnings)
                 else:
                     warnings.add(f"{layout.LOG_RELPATH}:{lineno}: skipped, longer than a record")
-                    crc = _crc_of_range(stream, offset, length, crc)
+                    prefix.update_from(stream, offset, length)
                 offset += length
                 lineno += 1
             after = runlog.identity(os.fstat(stream.fileno()))
@@ -248,30 +234,30 @@ class Indexer:
                 f"{layout.LOG_RELPATH}:{torn}: skipped, not a valid record "
                 "(an interrupted write, repaired on the next append)"
             )
-        state = {"id": list(after), "offset": offset, "lineno": lineno, "crc": crc}
+        state = {"id": list(after), "offset": offset, "lineno": lineno, "blocks": prefix.digests()}
         self._set_meta("log", json.dumps(state))
 
     def _resume_point(
         self, stream: Any, known: dict[str, Any], now: runlog.Identity
-    ) -> tuple[int, int, int]:
+    ) -> tuple[int, int, BlockDigests]:
         """Where to read the log from: where the index stopped, when the bytes before that are
         still the ones it read; else from the start."""
         assert self.repo is not None
+        start = 0, 1, BlockDigests()
         if not known:
-            return 0, 1, 0
+            return start
         try:
-            offset, lineno, crc = int(known["offset"]), int(known["lineno"]), int(known["crc"])
+            offset, lineno, blocks = int(known["offset"]), int(known["lineno"]), known["blocks"]
             was = runlog.identity_of(known["id"])
         except (KeyError, TypeError, ValueError):
-            return 0, 1, 0
-        if now[0] < offset:
-            return 0, 1, 0
-        if was == now or self._journaled(was, now):
-            return offset, lineno, crc
-        stream.seek(0)
-        if _crc_of_range(stream, 0, offset, 0) == crc:
-            return offset, lineno, crc
-        return 0, 1, 0
+            return start
+        if now[0] < offset or not isinstance(blocks, list):
+            return start
+        # Same file, or only ntrk's own appends since: the prefix is as read. Else it is
+        # read again and compared, block by block.
+        trusted = was == now or self._journaled(was, now)
+        prefix = BlockDigests.resumed(stream, offset, blocks, verify=not trusted)
+        return start if prefix is None else (offset, lineno, prefix)
 
     def _journaled(self, start: runlog.Identity, end: runlog.Identity) -> bool:
         """Whether ntrk's own journaled appends lead from identity `start` to `end`."""
@@ -282,7 +268,7 @@ class Indexer:
             current, steps = chain[current], steps + 1
         return current == end
 
-    def _stage_log_line(self, raw: bytes, lineno: int, warnings: _Warnings) -> None:
+    def _stage_log_line(self, raw: bytes, lineno: int, warnings: CappedWarnings) -> None:
         text = raw.strip()
         if not text:
             return
@@ -297,31 +283,86 @@ class Indexer:
 
     def _notes(self) -> None:
         assert self.repo is not None
-        git = self.repo.git
         known: dict[str, str] = json.loads(self._meta("notes") or "{}")
+        sizes: dict[str, int] = self._meta_json("notes_bytes")
         tips = self._tips()
         for ref in sorted(known.keys() | tips.keys()):
             old, new = known.get(ref), tips.get(ref)
             if old == new:
                 continue
-            source = f"n:{ref}"
-            old_tree = _tree_of(git, old)
-            if old is not None and old_tree is None:
-                self._remove(source)  # the old notes commit is gone: read the ref again
-            gone, came = notes.diff(git, old_tree, _tree_of(git, new))
-            for annotated in gone:
-                self._remove(source, annotated)
-            rank = RANK_OWN_NOTES if ref == layout.NOTES_REF else RANK_FETCHED_NOTES
-            warnings = self._warner(ref)
-            for annotated in sorted(came):
-                self._stage_note(source, rank, annotated, came[annotated], warnings)
+            if new is None:
+                self._remove(f"n:{ref}")
+                sizes.pop(ref, None)
+                continue
+            # A ref whose notes were not read last time (or never) is read whole.
+            size = self._read_ref(ref, old if ref in sizes else None, new, sizes.get(ref, 0))
+            if size is None:
+                sizes.pop(ref, None)
+            else:
+                sizes[ref] = size
         self._set_meta("notes", json.dumps(tips))
+        self._set_meta("notes_bytes", json.dumps(sizes))
+
+    def _read_ref(self, ref: str, old: str | None, new: str, size: int) -> int | None:
+        """Bring one notes ref's occurrences from tip `old` (None: none read) to `new`, and
+        return how many bytes its notes hold, `size` being what they held at `old`.
+
+        A ref is read whole or not at all (with one warning): not when its tree repeats its
+        own subtrees or holds more than notes.MAX_NOTES notes, nor when its notes hold more
+        than notes.MAX_REF_BYTES, a note counted once per object it annotates. The total is
+        kept up to date through each diff, so the outcome is the same whatever order the
+        notes arrived in. Each blob is read once, however many notes share it.
+        """
+        assert self.repo is not None
+        git = self.repo.git
+        source = f"n:{ref}"
+        warnings = self._warner(ref)
+        old_tree = _tree_of(git, old)
+        if old_tree is None:
+            self._remove(source)  # nothing read, or the old notes commit is gone
+            size = 0
+        try:
+            try:
+                gone, came = notes.diff(git, old_tree, _tree_of(git, new))
+            except notes.HostileTree:
+                if old_tree is None:
+                    raise
+                self._remove(source)  # the old tree may be the hostile one: read the new whole
+                gone, came, size = {}, notes.diff(git, None, _tree_of(git, new))[1], 0
+        except notes.HostileTree as exc:
+            self._remove(source)
+            warnings.add(f"{ref} not read: its notes tree {exc} — {notes.HOSTILE_HINT}")
+            return None
+        for annotated, blob_id in gone.items():
+            self._remove(source, annotated)
+            size -= notes.blob_size(git, blob_id)
+        sharing: dict[Any, list[str]] = {}
+        for annotated in sorted(came):
+            sharing.setdefault(came[annotated], []).append(annotated)
+        rank = RANK_OWN_NOTES if ref == layout.NOTES_REF else RANK_FETCHED_NOTES
+        for blob_id, annotated_ids in sharing.items():
+            size += notes.blob_size(git, blob_id) * len(annotated_ids)
+            if size > notes.MAX_REF_BYTES:
+                self._remove(source)
+                warnings.add(
+                    f"{ref} not read: its notes hold more than {notes.MAX_REF_BYTES:,} bytes"
+                    f" — {notes.HOSTILE_HINT}"
+                )
+                return None
+            self._stage_note(source, rank, annotated_ids, blob_id, warnings)
+        return size
 
     def _stage_note(
-        self, source: str, rank: int, annotated: str, blob_id: Any, warnings: _Warnings
+        self,
+        source: str,
+        rank: int,
+        annotated_ids: list[str],
+        blob_id: Any,
+        warnings: CappedWarnings,
     ) -> None:
+        """Stage the lines of one note blob, for every object it annotates."""
         assert self.repo is not None
-        where = f"{source[2:]}: the note on {annotated[:8]}"
+        where = f"{source[2:]}: the note on {annotated_ids[0][:8]}"
         try:
             lines, truncated = notes.note_lines(self.repo.git, blob_id)
         except notes.NoteUnreadable as exc:
@@ -330,13 +371,18 @@ class Indexer:
             return
         if truncated:
             warnings.add(f"{where}: lines after the first {notes.MAX_NOTE_LINES:,} skipped")
+        payloads = []
         for number, line in enumerate(lines, start=1):
             _, tab, payload = line.partition("\t")
             if not tab or len(payload) > runlog.MAX_LINE_BYTES:
                 reason = "not an ntrk note line" if not tab else "longer than a record"
                 warnings.add(f"{where}, line {number} skipped ({reason})")
                 continue
-            self._stage(source, annotated, rank, number, payload)
+            payloads.append((number, payload))
+        del lines
+        for annotated in annotated_ids:
+            for number, payload in payloads:
+                self._stage(source, annotated, rank, number, payload)
 
     def _tips(self) -> dict[str, str]:
         return notes.tips(self.repo.git) if self.repo is not None else {}
@@ -344,41 +390,58 @@ class Indexer:
     # --- sidecars ---------------------------------------------------------------------
 
     def _sidecars(self) -> None:
+        """Read the sidecars git's index lists whose files changed since the last refresh.
+
+        The list is kept apart from the files found at its paths: a listed sidecar that is
+        gone for a while (moved away, being restored) is read again when it comes back,
+        though git's index never changed.
+        """
         assert self.repo is not None
         known = self._meta_json("sidecars")
         files: dict[str, list[int]] = known.get("files", {})
-        listed = self._sidecar_list_identity()
-        paths = files.keys() if known.get("gitindex") == listed else self._committed_sidecars()
+        listed = self._listed_sidecars(known)
         now: dict[str, list[int]] = {}
         warnings = self._warner("sidecars")
-        for relpath in sorted(set(paths)):
+        for relpath in listed:
             identity = _lstat_identity(self.repo.root / relpath)
             if identity is None:
                 continue
             now[relpath] = identity
             if files.get(relpath) != identity:
-                self._remove(f"s:{relpath}")
+                self._remove(_sidecar_source(relpath))
                 self._stage_sidecar(relpath, warnings)
         for relpath in files.keys() - now.keys():
-            self._remove(f"s:{relpath}")
-        self._set_meta("sidecars", json.dumps({"gitindex": listed, "files": now}))
+            self._remove(_sidecar_source(relpath))
+        state = {"gitindex": self._sidecar_list_identity(), "listed": listed, "files": now}
+        self._set_meta("sidecars", json.dumps(state))
+
+    def _listed_sidecars(self, known: dict[str, Any]) -> list[str]:
+        """The sidecars git's index lists: remembered, or read again when it changed."""
+        listed = known.get("listed")
+        if known.get("gitindex") == self._sidecar_list_identity() and isinstance(listed, list):
+            return [path for path in listed if isinstance(path, str)]
+        return sorted(set(self._committed_sidecars()))
 
     def _sidecars_touched(self) -> bool:
         assert self.repo is not None
-        files = self._meta_json("sidecars").get("files", {})
-        return any(_lstat_identity(self.repo.root / path) != ident for path, ident in files.items())
+        known = self._meta_json("sidecars")
+        files = known.get("files", {})
+        return any(
+            _lstat_identity(self.repo.root / path) != files.get(path)
+            for path in self._listed_sidecars(known)
+        )
 
-    def _stage_sidecar(self, relpath: str, warnings: _Warnings) -> None:
+    def _stage_sidecar(self, relpath: str, warnings: CappedWarnings) -> None:
         assert self.repo is not None
-        output = self.repo.root / relpath
-        output = output.with_name(output.name[1:].removesuffix(".ntrk"))
+        folder, _, name = relpath.rpartition("/")
+        output = (f"{folder}/" if folder else "") + name[1:].removesuffix(".ntrk")
         try:
-            found = sidecar.read(output)
+            found = sidecar.read(self.repo.root, output)
         except InvalidRecord as exc:
             warnings.add(f"{relpath}: skipped, not a valid record ({exc})")
             return
         if found is not None:
-            self._stage(f"s:{relpath}", "", RANK_SIDECAR, 0, found.record.line)
+            self._stage(_sidecar_source(relpath), "", RANK_SIDECAR, 0, found.record.line)
 
     def _committed_sidecars(self) -> list[str]:
         """The sidecars in git's index (committed or staged), not their temporary names."""
@@ -498,7 +561,7 @@ class Indexer:
             self._set_meta("clock", newest)
             if self.repo is not None:
                 with contextlib.suppress(OSError):
-                    write_atomic(self.repo.cache_dir / CLOCK_NAME, newest.encode("ascii"))
+                    write_atomic(self.repo.cache_dir / layout.CLOCK_NAME, newest.encode("ascii"))
 
     def _set_text(self, rid: int, text: str, best: str, special: int) -> None:
         """Give record `rid` another text, keeping the old one with every place that had it.
@@ -552,7 +615,12 @@ class Indexer:
         db.execute(f"DELETE FROM outputs WHERE rid IN ({touched})")
         db.execute(f"DELETE FROM inputs WHERE rid IN ({touched})")
         for table, source, columns, extra in (
-            ("outputs", "outs", "rid, path, md5", ", e.value ->> '$.md5'"),
+            (
+                "outputs",
+                "outs",
+                "rid, path, md5, dir",
+                ", e.value ->> '$.md5', e.value ->> '$.files' IS NOT NULL",
+            ),
             ("inputs", "ins", "rid, path", ""),
         ):
             # A path that is not text, or an md5 that is not one, is never looked up: the
@@ -590,9 +658,11 @@ class Indexer:
                     continue
                 path, md5 = entry.get("path"), entry.get("md5")
                 if isinstance(path, str) and isinstance(md5, str) and is_md5(md5):
-                    rows.append((rid, path_key(path), md5))
+                    rows.append((rid, path_key(path), md5, entry.get("files") is not None))
             if table == "outputs":
-                self.db.executemany("INSERT INTO outputs (rid, path, md5) VALUES (?, ?, ?)", rows)
+                self.db.executemany(
+                    "INSERT INTO outputs (rid, path, md5, dir) VALUES (?, ?, ?, ?)", rows
+                )
             else:
                 self.db.executemany(
                     "INSERT INTO inputs (rid, path) VALUES (?, ?)", [r[:2] for r in rows]
@@ -602,19 +672,20 @@ class Indexer:
 
     def _warn_invalid(self, source: str, place: str, sort: str, text: str) -> None:
         group, where = where_found(source, place, sort)
-        warner = self._warner(group)
-        if warner.shown >= _MAX_WARNINGS:
-            warner.more += 1
-            return
-        try:  # the precise reason, from the one parser every record passes through
-            parse_json(text)
-            reason = "not a valid record"
-        except InvalidRecord as exc:
-            reason = f"not a valid record ({exc})"
-        warner.add(f"{where}: skipped, {reason}")
 
-    def _warner(self, source: str) -> _Warnings:
-        return self._warnings.setdefault(source, _Warnings(source))
+        def message() -> str:
+            try:  # the precise reason, from the one parser every record passes through
+                parse_json(text)
+                return f"{where}: skipped, not a valid record"
+            except InvalidRecord as exc:
+                return f"{where}: skipped, not a valid record ({exc})"
+
+        self._warner(group).add(message)
+
+    def _warner(self, source: str) -> CappedWarnings:
+        if source not in self._warnings:
+            self._warnings[source] = CappedWarnings(source)
+        return self._warnings[source]
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -646,7 +717,11 @@ def where_found(source: str, place: str, sort: str) -> tuple[str, str]:
     if source.startswith("n:"):
         line = int(sort.rsplit("\t", 1)[1])
         return source[2:], f"{source[2:]}: the note on {place[:8]}, line {line}"
-    return "sidecars", source[2:]
+    return "sidecars", path_of_key(source[2:])
+
+
+def _sidecar_source(relpath: str) -> str:
+    return "s:" + path_key(relpath)
 
 
 def _tree_of(git: pygit2.Repository, commit_id: str | None) -> pygit2.Tree | None:
@@ -666,14 +741,57 @@ def _lstat_identity(path: Path) -> list[int] | None:
         return None
 
 
-def _crc_of_range(stream: Any, start: int, length: int, crc: int) -> int:
-    """The CRC-32 of `length` bytes of `stream` from `start`, continuing from `crc`."""
-    stream.seek(start)
-    remaining = length
-    while remaining > 0:
-        chunk = stream.read(min(remaining, 1 << 20))
-        if not chunk:
-            break
-        crc = zlib.crc32(chunk, crc)
-        remaining -= len(chunk)
-    return crc
+class BlockDigests:
+    """Fingerprints of a file's first bytes, to tell whether they changed since the index read
+    them: a BLAKE2b digest per 1 MiB block, the last block partial. A CRC would not do:
+    someone who rewrites a pushed log can choose bytes that keep it."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, done: list[str] | None = None) -> None:
+        self.done = done or []  # the digests of the full blocks
+        self.hasher = hashlib.blake2b(digest_size=16)
+        self.filled = 0
+
+    @classmethod
+    def resumed(
+        cls, stream: Any, length: int, known: list[Any], verify: bool
+    ) -> BlockDigests | None:
+        """The digests of the first `length` bytes of `stream`, ready to take more, or None
+        when they differ from `known` (with `verify`, every block is read again; without,
+        only the partial last one, to go on hashing it)."""
+        full = length // cls.BLOCK
+        if len(known) != full + 1 or not all(isinstance(digest, str) for digest in known):
+            return None
+        if verify:
+            digests = cls()
+            digests.update_from(stream, 0, length)
+        else:
+            digests = cls(list(known[:full]))
+            digests.update_from(stream, full * cls.BLOCK, length - full * cls.BLOCK)
+        return digests if digests.digests() == known else None
+
+    def update(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            take = min(len(view), self.BLOCK - self.filled)
+            self.hasher.update(view[:take])
+            self.filled += take
+            view = view[take:]
+            if self.filled == self.BLOCK:
+                self.done.append(self.hasher.hexdigest())
+                self.hasher, self.filled = hashlib.blake2b(digest_size=16), 0
+
+    def update_from(self, stream: Any, start: int, length: int) -> None:
+        """Take `length` bytes of `stream` from `start` (it is left after them)."""
+        stream.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = stream.read(min(remaining, self.BLOCK))
+            if not chunk:
+                break
+            self.update(chunk)
+            remaining -= len(chunk)
+
+    def digests(self) -> list[str]:
+        return [*self.done, self.hasher.hexdigest()]

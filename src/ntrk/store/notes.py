@@ -48,6 +48,7 @@ from typing import TypeVar
 import pygit2
 
 from ntrk import record as record_mod
+from ntrk.console import CappedWarnings
 from ntrk.errors import InvalidRecord
 from ntrk.layout import NOTES_LOCK_NAME, NOTES_REF, is_tracking_ref
 from ntrk.record import FileRef, Record
@@ -63,10 +64,42 @@ FANOUT_LIMIT = 256  # notes in one directory before it is split a level deeper
 # A note holds one line per run recorded at one commit: 64 MiB is some 90,000 runs there.
 MAX_NOTE_BYTES = 16 * record_mod.MAX_RECORD_CHARS
 MAX_NOTE_LINES = 200_000
+# Notes in one notes tree (one per annotated commit): far more commits than any history has.
+MAX_NOTES = 1_000_000
+# What the notes under one ref may hold in all, a blob counted once per note that names it: some
+# 1.5 million records, fifteen times the largest history ntrk is measured on.
+MAX_REF_BYTES = 1 << 30
 
 
 class NotesError(Exception):
     """The notes could not be written (read-only repository, lock, moved ref...)."""
+
+
+class HostileTree(NotesError):
+    """A notes tree ntrk will not read: one that names a subtree twice (a few objects could
+    then stand for billions of notes) or holds more than MAX_NOTES notes. The message
+    completes "its notes tree ..."."""
+
+
+HOSTILE_HINT = "ask whoever pushed it to replace it; the records it holds are left out"
+
+
+class _Walk:
+    """What one walk over notes trees has seen, to refuse a tree that repeats itself."""
+
+    def __init__(self) -> None:
+        self.trees: set[pygit2.Oid] = set()
+        self.notes = 0
+
+    def enter(self, tree_id: pygit2.Oid) -> None:
+        if tree_id in self.trees:
+            raise HostileTree(f"names subtree {str(tree_id)[:8]} twice")
+        self.trees.add(tree_id)
+
+    def count(self) -> None:
+        self.notes += 1
+        if self.notes > MAX_NOTES:
+            raise HostileTree(f"holds more than {MAX_NOTES:,} notes")
 
 
 class NoteUnreadable(Exception):
@@ -141,10 +174,16 @@ def notes_commit(git: pygit2.Repository, ref: str = NOTES_REF) -> pygit2.Commit 
 
 
 def iter_notes(
-    git: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""
+    git: pygit2.Repository, tree: pygit2.Tree, prefix: str = "", walk: _Walk | None = None
 ) -> Iterator[tuple[str, pygit2.Oid]]:
     """(annotated object id, note blob id) for every note in a notes tree, any fan-out;
-    `prefix` is the fan-out path of `tree` itself when it is a subtree."""
+    `prefix` is the fan-out path of `tree` itself when it is a subtree.
+
+    Raises HostileTree for a tree that names one subtree twice or holds too many notes
+    (`walk` carries that knowledge across the subtrees of one diff).
+    """
+    walk = walk or _Walk()
+    walk.enter(tree.id)
     pending: list[tuple[pygit2.Tree, str]] = [(tree, prefix)]
     while pending:
         current, prefix = pending.pop()
@@ -154,8 +193,10 @@ def iter_notes(
                 continue
             path = prefix + name
             if entry.type_str == "blob" and len(path) in (40, 64):
+                walk.count()
                 yield path, entry.id
             elif entry.type_str == "tree" and len(name) == 2 and len(path) < 40:
+                walk.enter(entry.id)
                 pending.append((git[entry.id].peel(pygit2.Tree), path))
 
 
@@ -181,18 +222,12 @@ def note_lines(git: pygit2.Repository, blob_id: pygit2.Oid) -> tuple[list[str], 
     return [line for line in lines if line.strip()], truncated
 
 
-def read_records(git: pygit2.Repository, ref: str = NOTES_REF) -> Iterator[tuple[str, NoteLine]]:
-    """(annotated commit, parsed line) for every line of every readable note under `ref`."""
-    commit = notes_commit(git, ref)
-    if commit is None:
-        return
-    for annotated, blob_id in iter_notes(git, commit.tree):
-        try:
-            lines, _ = note_lines(git, blob_id)
-        except NoteUnreadable:
-            continue
-        for line in lines:
-            yield annotated, parse_line(line)
+def blob_size(git: pygit2.Repository, blob_id: pygit2.Oid) -> int:
+    """The size of a note blob from its header (0 when this clone lacks it)."""
+    try:
+        return int(git.odb.read_header(blob_id)[1])
+    except (KeyError, pygit2.GitError):
+        return 0
 
 
 def tips(git: pygit2.Repository) -> dict[str, str]:
@@ -216,6 +251,7 @@ def diff(
     """
     gone: dict[str, pygit2.Oid] = {}
     came: dict[str, pygit2.Oid] = {}
+    walks = (_Walk(), _Walk())  # each side's trees, to refuse a side that repeats itself
     pending: list[tuple[pygit2.Tree | None, pygit2.Tree | None, str]] = [(old, new, "")]
     while pending:
         left, right, prefix = pending.pop()
@@ -232,12 +268,14 @@ def diff(
                 and b.type_str == "tree"
                 and len(name) == 2
             ):
+                walks[0].enter(a.id)
+                walks[1].enter(b.id)
                 pending.append((_tree(git, a), _tree(git, b), prefix + name))
                 continue
             if a is not None:
-                gone.update(_notes_under(git, a, prefix + name))
+                gone.update(_notes_under(git, a, prefix + name, walks[0]))
             if b is not None:
-                came.update(_notes_under(git, b, prefix + name))
+                came.update(_notes_under(git, b, prefix + name, walks[1]))
     for annotated in gone.keys() & came.keys():  # moved by a fan-out change, same blob
         if gone[annotated] == came[annotated]:
             del gone[annotated], came[annotated]
@@ -255,17 +293,55 @@ def _tree(git: pygit2.Repository, entry: pygit2.Object) -> pygit2.Tree:
     return tree
 
 
-def _notes_under(git: pygit2.Repository, entry: pygit2.Object, path: str) -> dict[str, pygit2.Oid]:
+def _notes_under(
+    git: pygit2.Repository, entry: pygit2.Object, path: str, walk: _Walk
+) -> dict[str, pygit2.Oid]:
     if entry.type_str == "blob":
-        return {path: entry.id} if len(path) in (40, 64) else {}
+        if len(path) not in (40, 64):
+            return {}
+        walk.count()
+        return {path: entry.id}
     if entry.type_str == "tree" and len(path) < 40:
-        return dict(iter_notes(git, _tree(git, entry), path))
+        return dict(iter_notes(git, _tree(git, entry), path, walk))
     return {}
 
 
 def record_ids(git: pygit2.Repository, ref: str = NOTES_REF) -> set[str]:
-    """The ids of every record in the notes under `ref`."""
-    return {line.record.id for _, line in read_records(git, ref) if line.record}
+    """The ids of every record in the readable notes under `ref` (each blob read once,
+    however many notes share it). Raises HostileTree for a tree ntrk will not read."""
+    commit = notes_commit(git, ref)
+    return set() if commit is None else ids_in(git, iter_notes(git, commit.tree))
+
+
+def ids_in(
+    git: pygit2.Repository,
+    found: Iterable[tuple[str, pygit2.Oid]],
+    warnings: CappedWarnings | None = None,
+) -> set[str]:
+    """The ids of the records in the notes `found` (annotated object, blob), each blob read
+    once; a note that cannot be read whole is named in `warnings` when given."""
+    ids: set[str] = set()
+    seen: set[pygit2.Oid] = set()
+    for annotated, blob_id in found:
+        if blob_id in seen:
+            continue
+        seen.add(blob_id)
+        try:
+            lines, truncated = note_lines(git, blob_id)
+        except NoteUnreadable as exc:
+            if warnings is not None:
+                warnings.add(
+                    f"{warnings.source}: the note on {annotated[:8]}"
+                    f" (blob {str(blob_id)[:8]}) skipped, {exc}"
+                )
+            continue
+        if truncated and warnings is not None:
+            warnings.add(
+                f"{warnings.source}: the note on {annotated[:8]}:"
+                f" lines after {MAX_NOTE_LINES:,} skipped"
+            )
+        ids.update(line.record.id for line in map(parse_line, lines) if line.record)
+    return ids
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -324,19 +400,20 @@ def _try_merge(
 ) -> tuple[str, pygit2.Oid | None] | None:
     reference = git.references.get(NOTES_REF)
     ours = notes_commit(git)
+    their_commit = git[theirs].peel(pygit2.Commit)
     if ours is None:
+        for _ in iter_notes(git, their_commit.tree):
+            pass  # a tree ntrk will not read (HostileTree) never becomes ours
         return ("created", theirs) if _move_ref(git, reference, theirs, message) else None
     if ours.id == theirs:
         return "up to date", ours.id
-    their_commit = git[theirs].peel(pygit2.Commit)
     ours_differ, theirs_differ = diff(git, ours.tree, their_commit.tree)
     if git.descendant_of(theirs, ours.id) and _holds_all(git, theirs_differ, ours_differ):
         # Theirs is ours plus more, and nothing of ours is lost: take it as it is.
         return ("fast-forward", theirs) if _move_ref(git, reference, theirs, message) else None
-    changes: dict[str, list[str] | pygit2.Oid] = {}
-    for annotated, blob_id in theirs_differ.items():
-        lines = _whole_note(git, blob_id)
-        changes[annotated] = blob_id if lines is None else lines
+    # Their notes go in as blob ids, each read only when its turn comes: memory holds one note
+    # at a time, however many notes share or repeat a large blob.
+    changes: dict[str, list[str] | pygit2.Oid] = dict(theirs_differ)
     tree_id, _ = _apply(git, ours.tree, changes, top=True)
     behind = not git.descendant_of(ours.id, theirs)
     if tree_id == ours.tree_id and not behind:
@@ -384,8 +461,10 @@ def _apply(
     fan-out directory, and at deeper levels stays here when no deeper fan-out exists. A
     deeper directory that would pass FANOUT_LIMIT notes is split one level further first, as
     git's own notes code splits crowded levels, so every tree on a lookup's path stays small.
-    A change that is a blob id (a note ntrk cannot read whole) is added only where no note
-    exists, as it is. Returns the new tree and how many records it holds that `tree` did not.
+    A change that is a blob id (another notes tree's note) is read when its turn comes and
+    merged line by line; where no note exists yet it is added as it is, and one that cannot
+    be read whole never replaces a note that exists. Returns the new tree and how many records
+    it holds that `tree` did not.
     """
     if not top and tree is not None and _needs_split(tree, changes):
         tree = git[_split(git, tree)].peel(pygit2.Tree)
@@ -400,10 +479,15 @@ def _apply(
         if existing is None and (top or (subtree is not None and subtree.type_str == "tree")):
             deeper.setdefault(rest[:2], {})[rest[2:]] = lines
             continue
-        if isinstance(lines, pygit2.Oid):
-            if existing is None:
-                builder.insert(rest, lines, pygit2.enums.FileMode.BLOB)
-            continue  # two notes on one object, one unreadable: ours stays, theirs is in history
+        if isinstance(lines, pygit2.Oid):  # their note, as a blob: read it now
+            if existing is not None and existing.id == lines:
+                continue
+            theirs = _whole_note(git, lines)
+            if theirs is None or existing is None:
+                if existing is None:  # nothing to merge with: their blob as it is
+                    builder.insert(rest, lines, pygit2.enums.FileMode.BLOB)
+                continue  # one of two notes cannot be read whole: ours stays, theirs is in history
+            lines = theirs
         before = _existing_lines(git, existing.id) if existing is not None else []
         merged, new = _union(before, lines)
         builder.insert(rest, git.create_blob(merged), pygit2.enums.FileMode.BLOB)

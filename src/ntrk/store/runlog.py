@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ntrk import record as record_mod
-from ntrk.console import warn
+from ntrk.console import CappedWarnings
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.layout import LOG_RELPATH, STORE_DIR, STORE_FILES, log_path, store_dir
 from ntrk.record import Record
 from ntrk.safeio import NotRegular, is_real_directory, open_regular, write_atomic
 
-_MAX_WARNINGS = 5
 MAX_LINE_BYTES = record_mod.MAX_RECORD_CHARS
 _CHUNK = 1 << 20
 JOURNAL_NAME = "log-journal"
@@ -65,7 +64,9 @@ class LogWriter:
         self._journal_dir = journal_dir
         ensure_store(root)
         try:
-            self._fd = open_regular(log_path(root), os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            self._fd = open_regular(
+                log_path(root), os.O_RDWR | os.O_APPEND | os.O_CREAT, within=root
+            )
         except NotRegular as exc:
             raise _unusable(f"{LOG_RELPATH} is {exc.strerror}") from exc
         except OSError as exc:
@@ -166,7 +167,7 @@ def ensure_store(root: Path) -> None:
     for relpath, text in STORE_FILES.items():
         if not os.path.lexists(root / relpath):
             try:
-                write_atomic(root / relpath, text.encode("utf-8"))
+                write_atomic(root / relpath, text.encode("utf-8"), within=root)
             except OSError as exc:
                 raise _unusable(f"cannot write {relpath}: {exc.strerror}") from exc
 
@@ -186,9 +187,10 @@ class Position:
 
 
 def open_log(root: Path) -> BinaryIO | None:
-    """The log for reading, or None when there is none; never through a symbolic link."""
+    """The log for reading, or None when there is none; never through a symbolic link (nor
+    through a `.ntrk` that is one)."""
     try:
-        fd = open_regular(log_path(root))
+        fd = open_regular(log_path(root), within=root)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -211,7 +213,7 @@ def read(
     stream = open_log(root)
     if stream is None:
         return
-    invalid = 0
+    warnings = CappedWarnings(LOG_RELPATH)
     with stream:
         stream.seek(start)
         offset, lineno = start, first_lineno
@@ -230,15 +232,12 @@ def read(
                     record = record_mod.parse_json(text)
                     yield LogEntry(line_start, lineno, record, text.decode("utf-8"))
                 except InvalidRecord as exc:
-                    invalid += 1
-                    if invalid <= _MAX_WARNINGS:
-                        reason = (
-                            exc if complete else "an interrupted write, repaired on the next append"
-                        )
-                        warn(f"{LOG_RELPATH}:{lineno}: skipped, not a valid record ({reason})")
+                    reason = (
+                        exc if complete else "an interrupted write, repaired on the next append"
+                    )
+                    warnings.add(f"{LOG_RELPATH}:{lineno}: skipped, not a valid record ({reason})")
             lineno += 1
-    if invalid > _MAX_WARNINGS:
-        warn(f"{LOG_RELPATH}: {invalid - _MAX_WARNINGS} more invalid lines skipped")
+    warnings.close()
 
 
 def raw_lines(stream: BinaryIO) -> Iterator[tuple[bytes | None, int]]:

@@ -48,12 +48,10 @@ class Sidecar:
 
 
 def write(
-    output: Path,
-    output_relpath: str,
-    rec: Record,
-    manifest: Mapping[str, str] | None = None,
+    root: Path, output_relpath: str, rec: Record, manifest: Mapping[str, str] | None = None
 ) -> None:
-    """Write (or replace) the sidecar of `output` (at `output_relpath`) atomically."""
+    """Write (or replace) the sidecar of the output at `output_relpath` in the work tree
+    `root`, atomically, and never through a directory that is a symbolic link."""
     data = rec.to_dict()
     data["outputs"] = [entry for entry in data["outputs"] if entry["path"] == output_relpath]
     data["outputs_total"] = len(rec.outputs)
@@ -61,17 +59,17 @@ def write(
     if manifest is not None and len(manifest) <= MAX_MANIFEST_MEMBERS:
         data["manifest"] = dict(manifest)
     text = json_dumps(data, indent=2) + "\n"
-    write_atomic(sidecar_path(output), text.encode("utf-8"))
+    write_atomic(sidecar_path(root / output_relpath), text.encode("utf-8"), within=root)
 
 
-def read(output: Path) -> Sidecar | None:
-    """The sidecar of `output`; None when there is none.
+def read(root: Path, output_relpath: str) -> Sidecar | None:
+    """The sidecar of the output at `output_relpath` under `root`; None when there is none.
 
-    Raises InvalidRecord when one exists but cannot be trusted (a link, not a regular file,
-    too large, not a record).
+    Raises InvalidRecord when one exists but cannot be trusted (a link, or under a directory
+    that is one; not a regular file; too large; not a record; a name the system refuses).
     """
     try:
-        raw = read_regular(sidecar_path(output), MAX_SIDECAR_BYTES)
+        raw = read_regular(sidecar_path(root / output_relpath), MAX_SIDECAR_BYTES, within=root)
     except OSError as exc:
         raise InvalidRecord(f"cannot read it ({exc.strerror})") from exc
     return None if raw is None else parse(raw)
