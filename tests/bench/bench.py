@@ -1,9 +1,15 @@
 """ntrk benchmarks: print medians and ratios against reference floors. Not part of the tests.
 
     python tests/bench/bench.py                 # every section, default sizes
-    python tests/bench/bench.py dirty trace     # some sections (dirty, trace, track, observe,
-                                                # notes, hashing, gitlog)
+    python tests/bench/bench.py dirty trace     # some sections (dirty, trace, notesclone,
+                                                # coldindex, track, sidecars, openlineage,
+                                                # observe, notes, hashing, gitlog, convergence)
     python tests/bench/bench.py --quick         # small sizes (CI keeps the script working)
+    python tests/bench/bench.py --max-records 100000 coldindex   # skip the 1M-record sizes
+
+Ratios are measured side by side in one run: a command and its floor run in turn, repeat
+after repeat (`paired`), so that the load of a shared machine hits both alike. A target
+column says `met`, or by how much a ratio misses.
 
 Each section prints a table; the closing notes of the issues quote these tables.
 """
@@ -34,6 +40,14 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "bench",
     "GIT_COMMITTER_EMAIL": "bench@example.com",
 }
+
+
+MAX_RECORDS: int | None = None  # --max-records
+
+
+def capped(sizes: list[int]) -> list[int]:
+    """The sizes (record counts) that --max-records allows."""
+    return [size for size in sizes if MAX_RECORDS is None or size <= MAX_RECORDS]
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -91,6 +105,37 @@ def new_repo(path: Path) -> Path:
     return path
 
 
+def chain_record(index: int, chains: int, commit: str) -> dict[str, object]:
+    """Record `index` of K interleaved chains: step S of a chain reads fS.dat, writes fS+1.dat."""
+    chain, step = index % chains, index // chains
+    source = f"c{chain}/f{step}.dat"
+    target = f"c{chain}/f{step + 1}.dat"
+    return {
+        "v": 1,
+        "id": f"{index:032x}",
+        "ts": "2026-01-01T00:00:00Z",
+        "git": {"commit": commit, "branch": "main"},
+        "cwd": ".",
+        "script": {"path": "step.py", "blob": None, "md5": None},
+        "command": ["python", "step.py", "-i", source, "-o", target],
+        "inputs": [
+            {"path": source, "md5": hashlib.md5(source.encode()).hexdigest(), "size": len(source)}
+        ],
+        "outputs": [
+            {"path": target, "md5": hashlib.md5(target.encode()).hexdigest(), "size": len(target)}
+        ],
+    }
+
+
+def deepest_file(root: Path, records: int, depth: int) -> str:
+    """Create the last file of chain 0 (its bytes are its path, as the records say); name it."""
+    chains = max(1, records // depth)
+    last = f"c0/f{(records - 1) // chains + 1}.dat"
+    (root / last).parent.mkdir(parents=True, exist_ok=True)
+    (root / last).write_bytes(last.encode())
+    return last
+
+
 def synthetic_log(root: Path, records: int, depth: int) -> str:
     """Write K chains of depth D (K = records / depth) into the log; return the deepest file."""
     commit = git(root, "rev-parse", "HEAD").strip()
@@ -98,38 +143,10 @@ def synthetic_log(root: Path, records: int, depth: int) -> str:
     chains = max(1, records // depth)
     with (root / ".ntrk" / "runs.jsonl").open("w", encoding="utf-8") as log:
         for index in range(records):
-            chain, step = index % chains, index // chains
-            source = f"c{chain}/f{step}.dat".encode()
-            target = f"c{chain}/f{step + 1}.dat".encode()
-            rec = {
-                "v": 1,
-                "id": f"{index:032x}",
-                "ts": "2026-01-01T00:00:00Z",
-                "git": {"commit": commit, "branch": "main"},
-                "cwd": ".",
-                "script": {"path": "step.py", "blob": None, "md5": None},
-                "command": ["python", "step.py", "-i", source.decode(), "-o", target.decode()],
-                "inputs": [
-                    {
-                        "path": source.decode(),
-                        "md5": hashlib.md5(source).hexdigest(),
-                        "size": len(source),
-                    }
-                ],
-                "outputs": [
-                    {
-                        "path": target.decode(),
-                        "md5": hashlib.md5(target).hexdigest(),
-                        "size": len(target),
-                    }
-                ],
-            }
+            rec = chain_record(index, chains, commit)
             log.write(json.dumps(rec, sort_keys=True) + "\n")
     os.sync()  # else the first fsync of the log pays for writing all of it back
-    last = f"c0/f{(records - 1) // chains + 1}.dat"
-    (root / last).parent.mkdir(parents=True, exist_ok=True)
-    (root / last).write_bytes(last.encode())
-    return last
+    return deepest_file(root, records, depth)
 
 
 def bench_dirty(quick: bool) -> None:
@@ -161,7 +178,7 @@ def bench_dirty(quick: bool) -> None:
 
 def bench_trace(quick: bool) -> None:
     """`nt trace` of a depth-100 chain: cold (index built), warm, after one new record."""
-    sizes = [1_000, 10_000] if quick else [1_000, 100_000, 1_000_000]
+    sizes = capped([1_000, 10_000] if quick else [1_000, 100_000, 1_000_000])
     seed = seed_wheel()
     imports = median_time(partial(run, [sys.executable, "-c", "import click, pygit2"], Path.cwd()))
     rows = [
@@ -217,9 +234,14 @@ def bench_trace(quick: bool) -> None:
     table(f"trace, depth 100 (import click, pygit2: {imports:.3f} s)", rows)
 
 
-def cold_trace(root: Path, argv: list[str]) -> None:
-    for path in (root / ".ntrk").glob("index.sqlite*"):
+def drop_index(root: Path) -> None:
+    """Delete the lineage index (it lives in the git directory, `.git/ntrk/`)."""
+    for path in (root / ".git" / "ntrk").glob("index.sqlite*"):
         path.unlink()
+
+
+def cold_trace(root: Path, argv: list[str]) -> None:
+    drop_index(root)
     run(argv, root)
 
 
@@ -244,13 +266,268 @@ def peak_rss_mb(argv: list[str], cwd: Path) -> float:
     return int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
+def verdict(ratio: float, target: float) -> str:
+    """`≤ 2x met`, or by how much a ratio misses its target."""
+    if ratio <= target:
+        return f"≤ {target:g}x met"
+    if ratio < 2 * target:
+        return f"≤ {target:g}x MISSED by {ratio / target - 1:.0%}"
+    return f"≤ {target:g}x MISSED, {ratio / target:.1f}x over"
+
+
+def timed_rss(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB, GNU time's) of one successful run."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *argv], cwd=cwd, env=GIT_ENV, capture_output=True, text=True
+    )
+    spent = time.perf_counter() - start
+    assert done.returncode == 0, (argv, done.stderr)
+    return spent, int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def chain_notes(root: Path, records: int, depth: int, per_note: int) -> list[bytes]:
+    """Chains as `synthetic_log` writes them, but only in the notes: `per_note` records on
+    each annotated object (ids that need not exist), then packed as `git gc` would.
+    Returns every record's JSON text, as the notes hold it."""
+    import pygit2
+
+    from ntrk import record
+    from ntrk.store import notes
+
+    chains = max(1, records // depth)
+    parsed = [
+        record.parse(chain_record(i, chains, hashlib.sha1(b"c%d" % (i // per_note)).hexdigest()))
+        for i in range(records)
+    ]
+    repo = pygit2.Repository(str(root))
+    batch = max(per_note, 20_000 // per_note * per_note)  # a note's records in one batch
+    for start in range(0, records, batch):
+        notes.add(repo, parsed[start : start + batch])
+    git(root, "gc", "-q")
+    os.sync()
+    return [rec.line.encode() for rec in parsed]
+
+
+def child_times(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, its children included) of one successful run."""
+    return wall_and_cpu(argv, cwd, GIT_ENV)
+
+
+def call_times(action: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds of a call in this process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def cold_times(root: Path, argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of a run that must build the index from scratch."""
+    drop_index(root)
+    return child_times(argv, root)
+
+
+def paired_times(
+    actions: list[Callable[[], tuple[float, float]]], repeat: int
+) -> list[tuple[float, float]]:
+    """(median wall, median CPU) seconds of each action, run in turn, repeat after repeat.
+
+    On a shared machine the wall ratio moves with the load; the CPU ratio is the steadier one.
+    """
+    walls: list[list[float]] = [[] for _ in actions]
+    cpus: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeat):
+        for action, wall, cpu in zip(actions, walls, cpus, strict=True):
+            spent, used = action()
+            wall.append(spent)
+            cpu.append(used)
+    return [
+        (statistics.median(wall), statistics.median(cpu))
+        for wall, cpu in zip(walls, cpus, strict=True)
+    ]
+
+
+def bench_notesclone(quick: bool) -> None:
+    """A clone whose lineage is only in notes: `nt sync`, the first `nt trace`, a warm one."""
+    sizes = capped([2_000] if quick else [20_000, 100_000])
+    repeat = 5 if quick else 9
+    first_rows = [
+        (
+            "records",
+            "notes",
+            "nt sync (s)",
+            "json.loads (s)",
+            "first trace (s)",
+            "first / json",
+            "target",
+            "CPU: json (s)",
+            "CPU: trace (s)",
+            "CPU ratio",
+            "peak RSS (MB)",
+        )
+    ]
+    warm_rows = [
+        (
+            "records",
+            "notes",
+            "import (s)",
+            "warm trace (s)",
+            "warm / import",
+            "target",
+            "CPU: import (s)",
+            "CPU: trace (s)",
+            "CPU ratio",
+            "peak RSS (MB)",
+        )
+    ]
+    imports = [sys.executable, "-c", "import click, pygit2"]
+    for records in sizes:
+        for notes_count in (records, 100):
+            with scratch() as base:
+                origin = new_repo(base / "origin")
+                lines = chain_notes(origin, records, 100, records // notes_count)
+                remote = base / "remote.git"
+                git(base, "init", "-q", "--bare", "--initial-branch=main", str(remote))
+                git(origin, "push", "-q", str(remote), "HEAD:refs/heads/main", "refs/notes/*")
+                git(base, "clone", "-q", str(remote), "clone")
+                clone = base / "clone"
+                assert not (clone / ".ntrk").exists()
+                synced, _ = child_times([NT, "sync"], clone)
+                target = deepest_file(clone, records, 100)
+                argv = [NT, "trace", target]
+                # The first trace right after the sync builds the index; then twice more so.
+                (first, first_cpu), (parse, parse_cpu) = paired_times(
+                    [
+                        partial(cold_times, clone, argv),
+                        partial(call_times, partial(parse_lines, lines)),
+                    ],
+                    3,
+                )
+                drop_index(clone)
+                _, first_rss = timed_rss(argv, clone)
+                result = run(argv, clone)
+                assert result.returncode == 0 and len(result.stdout.splitlines()) == 100, result
+                (warm, warm_cpu), (floor, floor_cpu) = paired_times(
+                    [partial(child_times, argv, clone), partial(child_times, imports, clone)],
+                    repeat,
+                )
+                _, warm_rss = timed_rss(argv, clone)
+                first_rows.append(
+                    (
+                        f"{records:,}",
+                        f"{notes_count:,}",
+                        f"{synced:.2f}",
+                        f"{parse:.3f}",
+                        f"{first:.3f}",
+                        f"{first / parse:.2f}x",
+                        verdict(first / parse, 1),
+                        f"{parse_cpu:.3f}",
+                        f"{first_cpu:.3f}",
+                        f"{first_cpu / parse_cpu:.2f}x",
+                        f"{first_rss:.0f}",
+                    )
+                )
+                warm_rows.append(
+                    (
+                        f"{records:,}",
+                        f"{notes_count:,}",
+                        f"{floor:.3f}",
+                        f"{warm:.3f}",
+                        f"{warm / floor:.2f}x",
+                        verdict(warm / floor, 2),
+                        f"{floor_cpu:.3f}",
+                        f"{warm_cpu:.3f}",
+                        f"{warm_cpu / floor_cpu:.2f}x",
+                        f"{warm_rss:.0f}",
+                    )
+                )
+    table(
+        "notes-only clone, depth 100: the first nt trace after nt sync against json.loads of "
+        "the records' lines (medians of 3 index builds from scratch, the first right after the "
+        "sync, each in turn with the floor)",
+        first_rows,
+    )
+    table(
+        "notes-only clone, depth 100: warm nt trace against python -c 'import click, pygit2' "
+        f"(medians of {repeat}, in turn)",
+        warm_rows,
+    )
+
+
+def run_ok(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    done = run(argv, cwd)
+    assert done.returncode == 0, (argv, done.stderr)
+    return done
+
+
+def bench_coldindex(quick: bool) -> None:
+    """Building the index from the log, against stdlib json over every line; its memory."""
+    sizes = capped([10_000] if quick else [100_000, 1_000_000])
+    rows = [
+        (
+            "records",
+            "log (MB)",
+            "json.loads all (s)",
+            "cold nt trace (s)",
+            "warm (s)",
+            "cold / json",
+            "target",
+            "CPU: json (s)",
+            "CPU: cold (s)",
+            "CPU ratio",
+            "peak RSS (MB)",
+            "target",
+            "RSS, cold nt log -n 1 (MB)",
+        )
+    ]
+    for records in sizes:
+        with scratch() as base:
+            root = new_repo(base / "repo")
+            target = synthetic_log(root, records, depth=100)
+            log = root / ".ntrk" / "runs.jsonl"
+            lines = log.read_bytes().splitlines()
+            # The walk of a depth-100 chain is a few milliseconds: a cold trace is the build.
+            argv = [NT, "trace", target]
+            (cold, cold_cpu), (parse, parse_cpu) = paired_times(
+                [partial(cold_times, root, argv), partial(call_times, partial(parse_lines, lines))],
+                1 if records >= 1_000_000 else 3,
+            )
+            del lines
+            run_ok(argv, root)
+            warm = median_time(partial(run, argv, root), 5)
+            drop_index(root)
+            _, rss = timed_rss(argv, root)
+            drop_index(root)
+            _, log_rss = timed_rss([NT, "log", "-n", "1"], root)
+            rows.append(
+                (
+                    f"{records:,}",
+                    f"{log.stat().st_size / 1e6:.0f}",
+                    f"{parse:.3f}",
+                    f"{cold:.3f}",
+                    f"{warm:.3f}",
+                    f"{cold / parse:.2f}x",
+                    verdict(cold / parse, 0.5),
+                    f"{parse_cpu:.3f}",
+                    f"{cold_cpu:.3f}",
+                    f"{cold_cpu / parse_cpu:.2f}x",
+                    f"{rss:.0f}",
+                    "≤ 100 met" if rss <= 100 else f"≤ 100 MISSED by {rss / 100 - 1:.0%}",
+                    f"{log_rss:.0f}",
+                )
+            )
+    table(
+        "cold index build from the log, depth 100 (nt trace of the deepest file with the index "
+        "deleted, each build in turn with the floor; warm: the same trace, index built)",
+        rows,
+    )
+
+
 def bench_track(quick: bool) -> None:
     """What `nt track` adds to a trivial command, with an empty and a long history."""
-    histories = [0, 10_000] if quick else [0, 1_000_000]
+    histories = capped([0, 10_000] if quick else [0, 1_000_000])
     repeat = 5 if quick else 11
-    imports = median_time(
-        partial(run, [sys.executable, "-c", "import click, pygit2"], Path.cwd()), repeat
-    )
+    imports = [sys.executable, "-c", "import click, pygit2"]
     rows = [
         (
             "log records",
@@ -258,9 +535,16 @@ def bench_track(quick: bool) -> None:
             "bare (s)",
             "nt track (s)",
             "overhead (s)",
+            "import floor (s)",
             "overhead / import floor",
+            "target",
+            "CPU: overhead (s)",
+            "CPU: import (s)",
+            "CPU ratio",
+            "overhead / at 0 records",
         )
     ]
+    first_overhead: tuple[float, float] | None = None
     for records in histories:
         with scratch() as base:
             root = new_repo(base / "repo")
@@ -273,9 +557,19 @@ def bench_track(quick: bool) -> None:
                 notes_count = 0
             (root / "in.dat").write_text("x")
             bare = [sys.executable, "step.py", "-i", "in.dat", "-o", "out.dat"]
-            plain = median_time(partial(run, bare, root), repeat)
-            tracked = median_time(partial(run, [NT, "track", *bare], root), repeat)
-            overhead = tracked - plain
+            run_ok([NT, "track", *bare], root)  # the first run in a repository sets its config
+            timed = paired_times(
+                [
+                    partial(child_times, bare, root),
+                    partial(child_times, [NT, "track", *bare], root),
+                    partial(child_times, imports, root),
+                ],
+                repeat,
+            )
+            (plain, plain_cpu), (tracked, tracked_cpu), (floor, floor_cpu) = timed
+            overhead, overhead_cpu = tracked - plain, tracked_cpu - plain_cpu
+            first_overhead = first_overhead or (overhead, overhead_cpu)
+            at_zero, at_zero_cpu = first_overhead
             rows.append(
                 (
                     f"{records:,}",
@@ -283,10 +577,81 @@ def bench_track(quick: bool) -> None:
                     f"{plain:.4f}",
                     f"{tracked:.4f}",
                     f"{overhead:.4f}",
-                    f"{overhead / imports:.2f}x",
+                    f"{floor:.4f}",
+                    f"{overhead / floor:.2f}x",
+                    verdict(overhead / floor, 1.3),
+                    f"{overhead_cpu:.4f}",
+                    f"{floor_cpu:.4f}",
+                    f"{overhead_cpu / floor_cpu:.2f}x",
+                    f"{overhead / at_zero:.2f}x (CPU {overhead_cpu / at_zero_cpu:.2f}x)",
                 )
             )
-    table(f"track overhead (median of {repeat}; import click, pygit2: {imports:.4f} s)", rows)
+    table(
+        f"track overhead, notes included (medians of {repeat}, each run in turn with the bare "
+        "command and the import floor `python -c 'import click, pygit2'`)",
+        rows,
+    )
+
+
+WRITE_MANY = """
+import pathlib, sys
+out = pathlib.Path(sys.argv[2])
+out.mkdir()
+for n in range(int(sys.argv[1])):
+    (out / f"f{n}.dat").write_text(str(n))
+"""
+
+
+def bench_sidecars(quick: bool) -> None:
+    """Sidecar bytes of one `nt track` run with N outputs: O(N), at most 2 KB per output
+    beyond the run's own fields."""
+    sizes = [10, 100, 1_000] if quick else [10, 100, 1_000, 10_000]
+    rows = [
+        (
+            "outputs",
+            "nt track (s)",
+            "record (B)",
+            "run's own fields (B)",
+            "sidecars (B)",
+            "per output (B)",
+            "per output - own fields (B)",
+            "target",
+        )
+    ]
+    for count in sizes:
+        with scratch() as base:
+            root = new_repo(base / "repo")
+            (root / "write_many.py").write_text(WRITE_MANY)
+            git(root, "add", "write_many.py")
+            git(root, "commit", "-qm", "writer")
+            argv = [NT, "track", "-o", "out/*.dat", "--", sys.executable, "write_many.py"]
+            spent = median_time(partial(run_ok, [*argv, str(count), "out"], root), 1)
+            sidecars = [path for path in (root / "out").iterdir() if path.name.endswith(".ntrk")]
+            assert len(sidecars) == count, (len(sidecars), count)
+            total = sum(path.stat().st_size for path in sidecars)
+            line = (root / ".ntrk" / "runs.jsonl").read_bytes().splitlines()[-1]
+            data = json.loads(line)
+            assert len(data["outputs"]) == count
+            data["outputs"] = []
+            own = len(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+            beyond = total / count - own
+            rows.append(
+                (
+                    f"{count:,}",
+                    f"{spent:.2f}",
+                    f"{len(line):,}",
+                    f"{own:,}",
+                    f"{total:,}",
+                    f"{total / count:,.0f}",
+                    f"{beyond:,.0f}",
+                    "≤ 2,048 met" if beyond <= 2048 else f"≤ 2,048 MISSED by {beyond - 2048:,.0f}",
+                )
+            )
+    table(
+        "sidecars of one run with N outputs (nt track -o 'out/*.dat'; own fields: the record "
+        "without its outputs, compact JSON)",
+        rows,
+    )
 
 
 # Runs `nt` with only the packages of one install on its path: `-S`, then that directory
@@ -589,32 +954,146 @@ def bench_hashing(quick: bool) -> None:
         )
 
 
+def filler_commits(root: Path, count: int) -> list[str]:
+    """`count` real commits on `refs/heads/filler` (git notes annotate existing objects only)."""
+    marks = root.parent / "filler.marks"
+    stream = b"".join(
+        b"commit refs/heads/filler\nmark :%d\ncommitter bench <bench@example.com> %d +0000\n"
+        b"data %d\n%s\n" % (n + 1, 1_600_000_000 + n, len(b"filler %d" % n), b"filler %d" % n)
+        for n in range(count)
+    )
+    subprocess.run(
+        ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
+        cwd=root,
+        env=GIT_ENV,
+        input=stream,
+        check=True,
+        capture_output=True,
+    )
+    ids = dict(line.split() for line in marks.read_text().splitlines())
+    return [ids[f":{n + 1}"] for n in range(count)]
+
+
+def notes_by_git(root: Path, source_ref: str, ref: str) -> None:
+    """The notes of `source_ref` (same objects, same blobs) written under `ref` by git's own
+    fast-import, in one commit: git's fan-out, as `git notes` tooling writes bulk notes."""
+    import pygit2
+
+    from ntrk.store import notes
+
+    repo = pygit2.Repository(str(root))
+    commit = notes.notes_commit(repo, source_ref)
+    assert commit is not None
+    message = b"notes written by git fast-import"
+    stream = [
+        b"commit %s\ncommitter bench <bench@example.com> 1600000000 +0000\ndata %d\n%s\n"
+        % (ref.encode(), len(message), message)
+    ]
+    stream += [
+        b"N %s %s\n" % (str(blob).encode(), annotated.encode())
+        for annotated, blob in notes.iter_notes(repo, commit.tree)
+    ]
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=root,
+        env=GIT_ENV,
+        input=b"".join(stream),
+        check=True,
+        capture_output=True,
+    )
+
+
+def fanout_shape(root: Path, ref: str) -> str:
+    """How a notes tree is laid out: notes per path depth, trees, the largest tree."""
+    import pygit2
+
+    repo = pygit2.Repository(str(root))
+    tree = repo.references[ref].peel(pygit2.Commit).tree
+    depths: dict[int, int] = {}
+    trees, widest = 0, 0
+    pending = [(tree, 1)]
+    while pending:
+        current, depth = pending.pop()
+        trees += 1
+        widest = max(widest, len(current))
+        for entry in current:
+            if entry.type_str == "tree":
+                pending.append((repo[entry.id].peel(pygit2.Tree), depth + 1))
+            else:
+                depths[depth] = depths.get(depth, 0) + 1
+    shape = ", ".join(f"{count:,} at depth {depth}" for depth, count in sorted(depths.items()))
+    return f"{shape}; {trees:,} trees, the largest of {widest:,} entries"
+
+
 def bench_git_log(quick: bool) -> None:
-    """`git log --notes=ntrk -n 100` against `git log -n 100` with many notes."""
+    """`git log --notes=ntrk -n 100` against the same command on the same notes as git writes
+    them (fast-import), with many notes."""
+    import pygit2
+
+    from ntrk.store import notes
+
     count = 10_000 if quick else 100_000
+    repeat = 21 if quick else 51  # milliseconds each: many repeats steady the medians
     with scratch() as base:
         root = new_repo(base / "repo")
         for index in range(100):
             (root / "f").write_text(str(index))
             git(root, "add", "f")
             git(root, "commit", "-qm", f"c{index}")
-        add_fake_notes(root, count)
-        import pygit2
-
-        from ntrk.store import notes
-
         repo = pygit2.Repository(str(root))
-        commits = [c.id for c in repo.walk(repo.head.target)][:100]
-        notes.add(repo, [fake_record(20_000_000 + i, str(c)) for i, c in enumerate(commits)])  # type: ignore[list-item]
-        plain = median_time(partial(run, ["git", "log", "-n", "100"], root), 9)
-        with_notes = median_time(partial(run, ["git", "log", "--notes=ntrk", "-n", "100"], root), 9)
-        table(
-            f"git log with {count:,} notes (median of 9)",
+        shown = [str(c.id) for c in repo.walk(repo.head.target)][:100]
+        annotated = filler_commits(root, count) + shown
+        batch = [fake_record(10_000_000 + i, commit) for i, commit in enumerate(annotated)]
+        for start in range(0, len(batch), 20_000):
+            notes.add(repo, batch[start : start + 20_000])  # type: ignore[arg-type]
+        notes_by_git(root, "refs/notes/ntrk", "refs/notes/bygit")
+        git(root, "gc", "-q")
+        os.sync()
+        ours = ["git", "log", "--notes=ntrk", "-n", "100"]
+        theirs = ["git", "log", "--notes=bygit", "-n", "100"]
+        ours_text = run_ok(ours, root).stdout.replace(b"Notes (ntrk):", b"Notes (bygit):")
+        assert ours_text == run_ok(theirs, root).stdout, "the two notes refs differ"
+        assert ours_text.count(b"Notes (bygit):") == 100
+        timed = paired_times(
             [
-                ("command", "seconds"),
-                ("git log -n 100", f"{plain:.4f}"),
-                ("git log --notes=ntrk -n 100", f"{with_notes:.4f}"),
-                ("ratio", f"{with_notes / plain:.2f}x"),
+                partial(child_times, ["git", "log", "-n", "100"], root),
+                partial(child_times, theirs, root),
+                partial(child_times, ours, root),
+            ],
+            repeat,
+        )
+        (plain, plain_cpu), (floor, floor_cpu), (with_notes, notes_cpu) = timed
+        trees = {git(root, "rev-parse", f"{ref}^{{tree}}") for ref in ("notes/bygit", "notes/ntrk")}
+        same_tree = len(trees) == 1
+        table(
+            f"git log with {count + 100:,} notes on real commits (medians of {repeat}, in turn)",
+            [
+                ("command", "seconds", "CPU (s)", "ratio", "CPU ratio", "notes tree shape"),
+                ("git log -n 100", f"{plain:.4f}", f"{plain_cpu:.4f}", "", "", ""),
+                (
+                    "git log --notes=bygit -n 100 (fast-import's notes)",
+                    f"{floor:.4f}",
+                    f"{floor_cpu:.4f}",
+                    f"{floor / plain:.2f}x plain",
+                    f"{floor_cpu / plain_cpu:.2f}x plain",
+                    fanout_shape(root, "refs/notes/bygit"),
+                ),
+                (
+                    "git log --notes=ntrk -n 100",
+                    f"{with_notes:.4f}",
+                    f"{notes_cpu:.4f}",
+                    f"{with_notes / plain:.2f}x plain",
+                    f"{notes_cpu / plain_cpu:.2f}x plain",
+                    fanout_shape(root, "refs/notes/ntrk"),
+                ),
+                (
+                    "ntrk / git's notes",
+                    "",
+                    "",
+                    f"{with_notes / floor:.2f}x ({verdict(with_notes / floor, 1.1)})",
+                    f"{notes_cpu / floor_cpu:.2f}x",
+                    "the same tree" if same_tree else "different trees",
+                ),
             ],
         )
 
@@ -636,6 +1115,19 @@ def fake_record(index: int, commit: str) -> object:
             "inputs": [],
             "outputs": [{"path": f"f{index}", "md5": hashlib.md5(data).hexdigest(), "size": 1}],
         }
+    )
+
+
+def parse_all_notes(repo: object) -> int:
+    """Every note line of refs/notes/ntrk, parsed as the indexer parses it: how many."""
+    from ntrk.store import notes
+
+    commit = notes.notes_commit(repo)  # type: ignore[arg-type]
+    if commit is None:
+        return 0
+    return sum(
+        len([notes.parse_line(line) for line in notes.note_lines(repo, blob)[0]])  # type: ignore[arg-type]
+        for _, blob in notes.iter_notes(repo, commit.tree)  # type: ignore[arg-type]
     )
 
 
@@ -666,9 +1158,109 @@ def bench_notes(quick: bool) -> None:
                 notes.add(repo, [rec])
                 writes.append(time.perf_counter() - began)
             existing += 20
-            read = median_time(lambda: sum(1 for _ in notes.read_records(repo)), 3)
+            read = median_time(partial(parse_all_notes, repo), 3)
             rows.append((f"{size:,}", f"{statistics.median(writes) * 1000:.2f}", f"{read:.3f}"))
     table("git notes (pygit2, fan-out tree)", rows)
+
+
+def bench_convergence(quick: bool) -> None:
+    """Many clones recording runs, then all running `nt sync` at once against one bare
+    remote, round after round until every sync has nothing to push (no target yet)."""
+    import pygit2
+
+    from ntrk.store import notes
+
+    clones, runs_each = (4, 5) if quick else (16, 25)
+    with scratch() as base:
+        remote = base / "remote.git"
+        git(base, "init", "-q", "--bare", "--initial-branch=main", str(remote))
+        seed = new_repo(base / "seed")
+        (seed / "in.dat").write_text("x")
+        git(seed, "push", "-q", str(remote), "HEAD:refs/heads/main")
+        places = []
+        for number in range(clones):
+            place = base / f"clone{number}"
+            git(base, "clone", "-q", str(remote), place.name)
+            (place / "in.dat").write_text("x")
+            places.append(place)
+        step = [sys.executable, "step.py", "-i", "in.dat", "-o"]
+        started = time.perf_counter()
+        for place in places:
+            for index in range(runs_each):
+                run_ok([NT, "track", *step, f"out{index}.dat"], place)
+        recording = time.perf_counter() - started
+        expected = clones * runs_each
+        # Every git process a sync runs is traced to its clone's file, to count fetches and pushes.
+        traces = {place: base / f"{place.name}.trace" for place in places}
+        rounds: list[dict[str, int]] = []
+        complete_at: float | None = None
+        started = time.perf_counter()
+        while True:
+            syncs = [
+                subprocess.Popen(
+                    [NT, "sync"],
+                    cwd=place,
+                    env={**GIT_ENV, "GIT_TRACE": str(traces[place])},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+                for place in places
+            ]
+            outcome = {"pushed": 0, "nothing to push": 0, "failed": 0}
+            for sync in syncs:
+                out, err = sync.communicate()
+                if sync.returncode != 0:
+                    outcome["failed"] += 1
+                    assert b"kept receiving" in err, err
+                else:
+                    outcome[
+                        "pushed" if out.strip().endswith(b", pushed") else "nothing to push"
+                    ] += 1
+            rounds.append(outcome)
+            on_remote = len(notes.record_ids(pygit2.Repository(str(remote))))
+            if complete_at is None and on_remote == expected:
+                complete_at = time.perf_counter() - started
+            if outcome["nothing to push"] == clones:
+                break
+            assert len(rounds) < 20, rounds
+        quiet_at = time.perf_counter() - started
+        assert on_remote == expected, (on_remote, expected)
+        for place in places:
+            assert len(notes.record_ids(pygit2.Repository(str(place)))) == expected, place
+        pushes = fetches = 0
+        for trace in traces.values():
+            text = trace.read_text(errors="replace")
+            pushes += text.count("built-in: git push ")
+            fetches += text.count("built-in: git fetch ")
+        pushed = sum(r["pushed"] for r in rounds)
+        rows = [
+            ("round", "syncs pushed", "nothing to push", "failed (kept receiving)"),
+            *[
+                (str(n), str(r["pushed"]), str(r["nothing to push"]), str(r["failed"]))
+                for n, r in enumerate(rounds, start=1)
+            ],
+        ]
+        table(
+            f"convergence: {clones} clones x {runs_each} runs, nt sync all at once each round "
+            f"({recording:.1f} s to record the runs)",
+            rows,
+        )
+        table(
+            "convergence: totals",
+            [
+                ("measure", "value"),
+                ("records on the remote at the end", f"{on_remote:,} of {expected:,}"),
+                ("every clone holds them all", "yes"),
+                ("wall time until the remote held them all (s)", f"{complete_at:.2f}"),
+                ("wall time until every sync had nothing to push (s)", f"{quiet_at:.2f}"),
+                ("rounds (the last one quiet)", str(len(rounds))),
+                ("nt sync invocations", str(len(rounds) * clones)),
+                ("git fetch processes", str(fetches)),
+                ("git push processes", str(pushes)),
+                ("pushes that landed", str(pushed)),
+                ("pushes rejected, retried (git push processes - landed)", str(pushes - pushed)),
+            ],
+        )
 
 
 def seed_wheel() -> Path | None:
@@ -699,12 +1291,16 @@ def seed_wheel() -> Path | None:
 SECTIONS = {
     "dirty": bench_dirty,
     "trace": bench_trace,
+    "notesclone": bench_notesclone,
+    "coldindex": bench_coldindex,
     "track": bench_track,
+    "sidecars": bench_sidecars,
     "openlineage": bench_openlineage,
     "observe": bench_observe,
     "notes": bench_notes,
     "hashing": bench_hashing,
     "gitlog": bench_git_log,
+    "convergence": bench_convergence,
 }
 
 
@@ -712,7 +1308,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], default=[])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
+    parser.add_argument(
+        "--max-records",
+        type=int,
+        metavar="N",
+        help="skip the sizes of more than N records (trace, notesclone, coldindex, track)",
+    )
     args = parser.parse_args()
+    global MAX_RECORDS
+    MAX_RECORDS = args.max_records
     print(f"# ntrk benchmarks — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     for name in args.sections or SECTIONS:
         SECTIONS[name](args.quick)
