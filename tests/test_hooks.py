@@ -94,6 +94,20 @@ def test_commit_with_paths_uses_the_temporary_index(hooked: Path) -> None:
     assert git(hooked, "diff", "--cached", "--name-only").split() == ["notes.txt"]
 
 
+def test_commit_with_paths_leaves_every_sidecar_staged_as_committed(hooked: Path) -> None:
+    """Many outputs in a folder, one named like a pattern: after `git commit -- PATHS` the real
+    index holds each committed sidecar, so none reads as a staged revert."""
+    (hooked / "out").mkdir()
+    names = [f"out/part{n}.csv" for n in range(30)] + ["out/a[1].csv"]
+    for name in names:
+        record_one(hooked, name)
+    git(hooked, "add", *names)
+    git(hooked, "commit", "-q", "-m", "outputs", "--", *names)
+    committed = git(hooked, "show", "--name-only", "--format=", "HEAD").split("\n")
+    assert "out/.a[1].csv.ntrk" in committed and "out/.part29.csv.ntrk" in committed
+    assert git(hooked, "status", "--porcelain", "--", "out", ".ntrk") == ""
+
+
 def test_amend_carries_the_log(hooked: Path) -> None:
     record_one(hooked)
     git(hooked, "commit", "-q", "--amend", "--allow-empty", "-m", "init (amended)")

@@ -20,7 +20,7 @@ import pygit2
 
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord
-from ntrk.gitcli import run
+from ntrk.gitcli import GitResult, run
 from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_path
 from ntrk.repo import Repo, self_and_parents
 from ntrk.store import sidecar
@@ -130,16 +130,42 @@ def post_commit(repo: Repo) -> list[str]:
     """
     changed = run(repo.root, "diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "HEAD")
     ours = [path for path in changed.stdout.split("\0") if path and is_ntrk_file(path)]
-    stale = []
-    for path in ours:
-        committed = run(repo.root, "rev-parse", "--verify", "-q", f"HEAD:{path}").stdout.strip()
-        on_disk = run(repo.root, "hash-object", "--", path).stdout.strip()
-        indexed = run(repo.root, "ls-files", "-s", "--", path).stdout.split()
-        if committed and on_disk == committed and indexed[1:2] != [committed]:
-            stale.append(path)
+    stale: list[str] = []
+    # A few git processes per batch of files, not per file: a commit may carry thousands of
+    # sidecars, and this runs after every commit.
+    for start in range(0, len(ours), _BATCH):
+        batch = ours[start : start + _BATCH]
+        committed = _object_ids(
+            run(repo.root, *_LITERAL, "ls-tree", "-r", "-z", "HEAD", "--", *batch), 2
+        )
+        indexed = _object_ids(run(repo.root, *_LITERAL, "ls-files", "-s", "-z", "--", *batch), 1)
+        on_disk = [path for path in batch if path in committed and os.path.isfile(repo.root / path)]
+        if not on_disk:
+            continue
+        hashed = run(repo.root, "hash-object", "--", *on_disk).stdout.split()
+        stale += [
+            path
+            for path, blob in zip(on_disk, hashed, strict=False)
+            if blob == committed[path] and indexed.get(path) != blob
+        ]
     if stale:
-        run(repo.root, "add", "--", *stale)
+        run(repo.root, *_LITERAL, "add", "--", *stale)
     return stale
+
+
+_BATCH = 500
+_LITERAL = ("--literal-pathspecs",)  # a name like `a[1].csv` is that file, not a pattern
+
+
+def _object_ids(listing: GitResult, column: int) -> dict[str, str]:
+    """Path -> object id from `git ls-tree -z` (column 2) or `git ls-files -s -z` (column 1)."""
+    ids = {}
+    for entry in listing.stdout.split("\0"):
+        fields, _, path = entry.partition("\t")
+        parts = fields.split()
+        if path and len(parts) > column:
+            ids[path] = parts[column]
+    return ids
 
 
 def _staged(repo: Repo) -> list[str]:
