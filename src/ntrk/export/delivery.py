@@ -182,7 +182,10 @@ class Sender:
             self.setup_error = exc
             return
         except Exception as exc:  # never a traceback from this thread
-            self.setup_error = NtrkError(f"the OpenLineage client failed ({reason(exc)})", "")
+            self.setup_error = NtrkError(
+                f"the OpenLineage client failed to start ({reason(exc)})",
+                "check openlineage.yml or the OPENLINEAGE_* variables",
+            )
             return
         finally:
             self._ready.set()
