@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ntrk.console import say, warn
+from ntrk.console import CappedWarnings, say, warn
 from ntrk.record import Record
 from ntrk.repo import Repo
 from ntrk.store import notes, sidecar
@@ -25,12 +25,10 @@ def record_run(
     """Append `rec` to the log, then write its sidecars (with the member manifests of its
     directory outputs, by output path) and its git note."""
     log.append([rec])
-    for output in rec.outputs:
-        try:
-            manifest = manifests.get(output.path) if manifests else None
-            sidecar.write(repo.root, output.path, rec, manifest)
-        except OSError as exc:
-            warn(f"cannot write the sidecar of {output.path} ({exc.strerror}); the log has it")
+    failures = CappedWarnings("sidecars", "sidecars not written; the log has the run")
+    for path, exc in sidecar.write_all(repo.root, rec, manifests):
+        failures.add(f"cannot write the sidecar of {path} ({exc.strerror}); the log has it")
+    failures.close()
     try:
         notes.add(repo.git, [rec])
     except notes.NotesError as exc:

@@ -15,7 +15,7 @@ and read without following links, as a regular file of bounded size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,19 +47,31 @@ class Sidecar:
         return self.outputs_total is None or self.outputs_total == len(self.record.outputs)
 
 
-def write(
-    root: Path, output_relpath: str, rec: Record, manifest: Mapping[str, str] | None = None
-) -> None:
-    """Write (or replace) the sidecar of the output at `output_relpath` in the work tree
-    `root`, atomically, and never through a directory that is a symbolic link."""
-    data = rec.to_dict()
-    data["outputs"] = [entry for entry in data["outputs"] if entry["path"] == output_relpath]
-    data["outputs_total"] = len(rec.outputs)
-    data["sidecar_for"] = output_relpath
-    if manifest is not None and len(manifest) <= MAX_MANIFEST_MEMBERS:
-        data["manifest"] = dict(manifest)
-    text = json_dumps(data, indent=2) + "\n"
-    write_atomic(sidecar_path(root / output_relpath), text.encode("utf-8"), within=root)
+def write_all(
+    root: Path, rec: Record, manifests: Mapping[str, Mapping[str, str]] | None = None
+) -> Iterator[tuple[str, OSError]]:
+    """Write (or replace) the sidecar of every output of `rec` in the work tree `root`, each
+    atomically and never through a directory that is a symbolic link; directory outputs get
+    their member manifest from `manifests` (by output path).
+
+    Yields (output path, error) for each sidecar that could not be written, and goes on with
+    the next: the log already holds the run. The run's own fields are copied once, not once
+    per output, so N outputs cost O(N).
+    """
+    shared = rec.to_dict()
+    entries = shared.pop("outputs")
+    shared["outputs_total"] = len(entries)
+    for entry in entries:
+        relpath = entry["path"]
+        data = {**shared, "outputs": [entry], "sidecar_for": relpath}
+        manifest = manifests.get(relpath) if manifests else None
+        if manifest is not None and len(manifest) <= MAX_MANIFEST_MEMBERS:
+            data["manifest"] = dict(manifest)
+        text = json_dumps(data, indent=2) + "\n"
+        try:
+            write_atomic(sidecar_path(root / relpath), text.encode("utf-8"), within=root)
+        except OSError as exc:
+            yield relpath, exc
 
 
 def read(root: Path, output_relpath: str) -> Sidecar | None:
