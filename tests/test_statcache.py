@@ -112,3 +112,18 @@ def test_entry_hashed_right_after_a_write_is_not_trusted(tmp_path: Path, cache) 
     info = path.stat()
     cache.store(path.absolute(), info, Digest("0" * 32, 4), info.st_mtime_ns + RACY_NS // 2)
     assert hashing.hash_path(path, cache).md5 == hashlib.md5(b"data").hexdigest()
+
+
+def test_entries_outlive_the_cache_that_made_them(tmp_path: Path, counted) -> None:
+    """Entries are written together when the cache closes; the next command reads them."""
+    store = tmp_path / ".ntrk"
+    paths = [old_file(tmp_path / f"f{n}", b"%d" % n) for n in range(3)]
+    first = StatCache(store)
+    for path in paths:
+        hashing.hash_path(path, first)
+    first.close()
+    second = StatCache(store)
+    assert [hashing.hash_path(path, second).md5 for path in paths] == [
+        hashlib.md5(b"%d" % n).hexdigest() for n in range(3)
+    ]
+    assert len(counted) == 3  # hashed once, by the first cache

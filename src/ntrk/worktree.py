@@ -29,6 +29,11 @@ class WorkTree:
         """A work tree whose files are hashed through the stat cache in `cache_dir`."""
         return cls(root, StatCache(cache_dir))
 
+    def close(self) -> None:
+        """Write what the stat cache learned."""
+        if self.cache is not None:
+            self.cache.close()
+
     def inside(self, relpath: str) -> Path | None:
         """The absolute path of `relpath` if it stays inside the work tree, else None."""
         try:

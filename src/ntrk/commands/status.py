@@ -52,8 +52,11 @@ class OutputStatus:
 
 def status(repo: Repo, paths: Sequence[str] | None = None) -> list[OutputStatus]:
     """The state of the named outputs (repo-relative), or of every recorded output."""
-    with closing(index.open_index(repo)) as history:
-        checker = _Checker(repo, history, WorkTree.with_cache(repo.root, repo.cache_dir))
+    with (
+        closing(index.open_index(repo)) as history,
+        closing(WorkTree.with_cache(repo.root, repo.cache_dir)) as worktree,
+    ):
+        checker = _Checker(repo, history, worktree)
         wanted = list(paths) if paths is not None else [p.path for p in history.latest_outputs()]
         results = [checker.evaluate(path) for path in wanted]
     return sorted(results, key=lambda s: (STATES.index(s.state), s.path))

@@ -36,8 +36,10 @@ def trace(repo: Repo | None, target: Path) -> Lineage:
         if start is None:
             raise NoLineage(target)
         steps = lineage.walk(history, start)
-    states = WorkTree.with_cache(repo.root, repo.cache_dir).states(steps) if repo else {}
-    return Lineage(steps, states)
+    if repo is None:
+        return Lineage(steps, {})
+    with closing(WorkTree.with_cache(repo.root, repo.cache_dir)) as worktree:
+        return Lineage(steps, worktree.states(steps))
 
 
 def resolve(target: Path, repo: Repo | None, history: History) -> Produced | None:
