@@ -370,7 +370,9 @@ def test_nothing_is_imported_or_started_when_nothing_is_configured(pipeline_repo
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=pipeline_repo, capture_output=True, text=True
     )
-    assert done.stdout == "0 ['ntrk.export.openlineage'] []\n", done.stderr
+    assert done.stdout == "0 ['ntrk.export.client_config', 'ntrk.export.openlineage'] []\n", (
+        done.stderr
+    )
 
 
 def test_configured_without_the_client_warns_once(pipeline_repo: Path) -> None:

@@ -433,12 +433,12 @@ def export_openlineage(paths: tuple[Path, ...], output: Path | None, emit: bool)
     """
     from ntrk import config, safeio
     from ntrk.commands.export import runs
-    from ntrk.export import delivery, openlineage
+    from ntrk.export import client_config, delivery, openlineage
 
     if emit and output is not None:
         raise click.UsageError("--emit sends the events; -o writes them: choose one")
     if not delivery.installed():
-        raise NtrkError("the OpenLineage client is not installed", openlineage.EXTRA_HINT)
+        raise NtrkError("the OpenLineage client is not installed", client_config.EXTRA_HINT)
     repo = _repo()
     found = runs(repo, paths)
     events = openlineage.record_events(found, repo, config.load(repo.root))

@@ -44,6 +44,16 @@ class Repo:
         branch = "HEAD" if self.git.head_is_detached else reference.shorthand
         return Head(commit=str(reference.target), branch=branch)
 
+    def default_remote(self) -> str:
+        """The current branch's upstream remote, else `origin`."""
+        git = self.git
+        if not git.head_is_detached and not git.head_is_unborn:
+            configured = git.config.get_multivar(f"branch.{git.head.shorthand}.remote")
+            for name in configured:
+                if name and name != ".":
+                    return str(name)
+        return "origin"
+
     def blob_at_head(self, relpath: str) -> str | None:
         """The object id of `relpath` in HEAD's tree, or None when HEAD has no such path."""
         if self.git.head_is_unborn:

@@ -21,7 +21,7 @@ import pygit2
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord
 from ntrk.gitcli import GitResult, run
-from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_path
+from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_relpath
 from ntrk.repo import Repo, self_and_parents
 from ntrk.store import sidecar
 
@@ -181,7 +181,7 @@ def _sidecars_of(repo: Repo, staged: list[str]) -> list[str]:
     for path in staged:
         for output in self_and_parents(path):
             if _sidecar_for(repo.root, output) == output:
-                found.add(sidecar_path(repo.root / output).relative_to(repo.root).as_posix())
+                found.add(sidecar_relpath(output))
     return sorted(found)
 
 

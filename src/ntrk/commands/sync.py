@@ -58,21 +58,9 @@ class SyncReport:
     configured: list[str] = field(default_factory=list)
 
 
-def default_remote(repo: Repo) -> str:
-    """The current branch's upstream remote, else `origin`."""
-    git = repo.git
-    if not git.head_is_detached and not git.head_is_unborn:
-        branch = git.head.shorthand
-        configured = git.config.get_multivar(f"branch.{branch}.remote")
-        for name in configured:
-            if name and name != ".":
-                return str(name)
-    return "origin"
-
-
 def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncReport:
     """Mirror, fetch, merge and push lineage notes."""
-    name = remote or default_remote(repo)
+    name = remote or repo.default_remote()
     if name not in remote_names(repo):
         raise NtrkError(
             f"no remote named '{name}'",

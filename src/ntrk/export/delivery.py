@@ -1,6 +1,6 @@
 """Handing OpenLineage events to the transport the user configured, within its timeout.
 
-Only imported once `openlineage.configured` found a configuration. Delivery never holds `nt`
+Only imported once `client_config.configured` found a configuration. Delivery never holds `nt`
 up for longer than the transport's timeout: unbounded, the client's HTTP transport retries a
 refused connection five times with back-off (~9 s) and a server that accepts and never
 answers costs a timeout per try, so events go out on a background thread and ntrk stops
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ntrk.errors import NtrkError
-from ntrk.export.openlineage import EXTRA_HINT, configured
+from ntrk.export.client_config import EXTRA_HINT, configured
 from ntrk.runner import FORWARDED
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def connect(ignored: Path | None = None) -> OpenLineageClient:
     """The client, configured as the user configured it; an NtrkError when it cannot be.
 
     `ignored` is a configuration file the client would read but the user has not trusted
-    (see `openlineage.untrusted_config`): the client looks past it, to the user's own.
+    (see `client_config.untrusted_config`): the client looks past it, to the user's own.
     """
     _route_client_logging()
     try:

@@ -146,10 +146,8 @@ def run_uuid(record_id: str) -> str:
 
 
 def _remote_url(repo: Repo) -> str | None:
-    from ntrk.commands.sync import default_remote
-
     remotes = {remote.name: remote.url for remote in repo.git.remotes if remote.url}
-    name = default_remote(repo)
+    name = repo.default_remote()
     if name in remotes:
         return str(remotes[name])
     return str(next(iter(remotes.values()))) if len(remotes) == 1 else None

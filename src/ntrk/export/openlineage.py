@@ -19,10 +19,7 @@ The client leaves out null values, so a record's null fields are absent from the
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import os
 import signal
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -30,14 +27,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ntrk import __version__, record
-from ntrk.config import MAX_CONFIG_BYTES, Config, trusted_digests
+from ntrk.config import Config
 from ntrk.console import warn
 from ntrk.errors import NtrkError
-from ntrk.layout import OPENLINEAGE_CONFIG_NAME
+from ntrk.export.client_config import CONFIG_FILE, EXTRA_HINT, configured, untrusted_config
 from ntrk.record import FileRef, Record, Script
 from ntrk.repo import Head, Repo
 from ntrk.runner import FORWARDED, RunResult
-from ntrk.safeio import read_regular
 
 if TYPE_CHECKING:
     from ntrk.export.delivery import Sender
@@ -49,8 +45,6 @@ FACET_SCHEMA_URL = (
     f"https://raw.githubusercontent.com/tim-hudelmaier/ntrk/v{__version__}"
     "/src/ntrk/export/NtrkRunFacet.json#/$defs/NtrkRunFacet"
 )
-CONFIG_FILE = OPENLINEAGE_CONFIG_NAME
-EXTRA_HINT = "pip install 'ntrk[openlineage]'"
 # The record's fields that are known before the command runs: a START event's `ntrk` facet.
 STARTED_FIELDS = ("v", "id", "git", "cwd", "script", "command", "inputs", "start")
 # Signals that stop a run rather than crash it: the run was aborted, not failed.
@@ -76,56 +70,6 @@ _INTERPRETERS = {
     "node": "JAVASCRIPT",
     "perl": "PERL",
 }
-
-
-def configured(repo: Repo | None = None) -> str | None:
-    """Where OpenLineage is configured for this process (for messages), or None.
-
-    The client's own settings, as every OpenLineage integration reads them: `OPENLINEAGE_URL`,
-    `OPENLINEAGE__…` variables, an `openlineage.yml` named by `OPENLINEAGE_CONFIG`, in the
-    current directory or in `~/.openlineage/`; `OPENLINEAGE_DISABLED=true` turns it off.
-    An `openlineage.yml` that came with the repository (see `untrusted_config`) does not
-    count until it is trusted. A few environment lookups and stat calls: with none of these,
-    `nt track` imports nothing more and starts no thread.
-    """
-    env = os.environ
-    if env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
-        return None
-    if env.get("OPENLINEAGE_URL"):
-        return "OPENLINEAGE_URL"
-    if any(key.startswith("OPENLINEAGE__") for key in env):
-        return "OPENLINEAGE__* variables"
-    named = env.get("OPENLINEAGE_CONFIG")
-    if named and os.path.isfile(named):
-        return "OPENLINEAGE_CONFIG"
-    ignored = untrusted_config(repo)
-    for candidate in (Path.cwd() / CONFIG_FILE, Path.home() / ".openlineage" / CONFIG_FILE):
-        with contextlib.suppress(OSError):
-            if candidate.is_file() and candidate != ignored:
-                return str(candidate)
-    return None
-
-
-def untrusted_config(repo: Repo | None) -> Path | None:
-    """The `openlineage.yml` in the current directory when it lies in the work tree and the
-    user has not trusted its content (`nt trust`).
-
-    The client reads that file from wherever a command runs, so a cloned repository could
-    otherwise send every run's command line and paths to an endpoint of its choosing, or name
-    a transport class to import: like a program named by `ntrk.toml`, it is data until trusted.
-    """
-    candidate = Path.cwd() / CONFIG_FILE
-    if repo is None or not candidate.is_relative_to(repo.root):
-        return None
-    try:
-        content = read_regular(candidate, MAX_CONFIG_BYTES)
-    except OSError:
-        return candidate  # a link or a special file: never handed to the client
-    if content is None:
-        return None
-    if hashlib.sha256(content).hexdigest() in trusted_digests(repo.cache_dir):
-        return None
-    return candidate
 
 
 def record_events(records: Iterable[Record], repo: Repo, settings: Config) -> list[Any]:

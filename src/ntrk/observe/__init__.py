@@ -38,8 +38,10 @@ from ntrk.observe.events import MOVED, READ, REMOVED, WRITTEN, Events
 
 STRACE = "strace"
 PYTHON = "python-audit-hook"
-# More than this many observed files are not recorded one by one (each output also gets a
-# sidecar holding the whole record): declaring their directories says the same in one entry.
+# More than this many observed files are not recorded one by one: each output would get a
+# sidecar of its own beside it, and a record listing thousands of files reads as noise.
+# Declaring their directories says the same in one entry each. Recording some of them would
+# be a record that looks complete and is not, so past the limit none is recorded (one warning).
 MAX_OBSERVED = 256
 _TRACER_GRACE = 5.0
 _TIME_MARGIN_NS = 1_000_000_000

@@ -144,11 +144,6 @@ def parse_line(line: str) -> NoteLine:
         return NoteLine(None, str(exc))
 
 
-def parse_note(text: str) -> list[NoteLine]:
-    """Every non-empty line of a note (split at `\n` only)."""
-    return [parse_line(line) for line in text.split("\n") if line.strip()]
-
-
 def _short(entry: FileRef) -> str:
     return f"{entry.path}@{entry.md5[:8]}"
 
