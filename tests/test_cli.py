@@ -182,6 +182,12 @@ def test_tab_completion_in_bash(tmp_path: Path) -> None:
         assert bash.complete("nt track zzntrk-t") == "nt track zzntrk-tool "
         assert bash.complete("nt track zzntrk-tool ra") == "nt track zzntrk-tool raw.csv "
         assert bash.complete("nt track -- zzntrk-t") == "nt track -- zzntrk-tool "
+        # After the command's own -i/-o (the README's most common line) and a declared -i.
+        assert bash.complete("nt track zzntrk-tool -i ra") == "nt track zzntrk-tool -i raw.csv "
+        assert bash.complete("nt track zzntrk-tool --output ra") == (
+            "nt track zzntrk-tool --output raw.csv "
+        )
+        assert bash.complete("nt track -i ra") == "nt track -i raw.csv "
         for command in ("trace", "status", "log", "rerun"):
             assert bash.complete(f"nt {command} ra") == f"nt {command} raw.csv "
         assert bash.complete("nt tra") == "nt trac"  # trace or track
@@ -207,7 +213,14 @@ def test_track_completes_commands_then_files_in_every_shell(shell: str) -> None:
     first = completions(shell, "nt track pyth")
     assert not any("Usage" in line or "Error" in line for line in first)
     assert {"python3", "plain,python3"} & set(first)  # fish and zsh: the name alone; bash: typed
-    for line in ("nt track python3 ra", "nt trace ra", "nt status ra", "nt log ra"):
+    for line in (
+        "nt track python3 ra",
+        "nt track python3 x.py -i ra",
+        "nt track -o ra",
+        "nt trace ra",
+        "nt status ra",
+        "nt log ra",
+    ):
         offered = completions(shell, line)
         assert any(entry.startswith("file") for entry in offered), (line, offered)
 

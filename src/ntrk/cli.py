@@ -123,7 +123,13 @@ def cli() -> None:
 
 @cli.command(cls=_PassThrough, add_help_option=False)
 @click.option(
-    "-i", "--input", "inputs", multiple=True, metavar="PATH", help="Declare an input; repeatable."
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    type=click.Path(),  # completes file names, also after the command's own -i
+    help="Declare an input; repeatable.",
 )
 @click.option(
     "-o",
@@ -131,6 +137,7 @@ def cli() -> None:
     "outputs",
     multiple=True,
     metavar="PATH",
+    type=click.Path(),
     help="Declare an output; repeatable.",
 )
 @click.option(
