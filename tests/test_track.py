@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import NT, commit_all, git, give_to_nobody, make_repo, read_log
+from conftest import NT, commit_all, git, give_to_nobody, make_repo, nt, read_log
 
 STEP = ["python", "step.py"]
 
@@ -441,3 +441,20 @@ def test_a_long_inline_program_is_no_script_file(repo: Path, cli) -> None:
     assert result.code == 0, result.err
     (rec,) = read_log(repo)
     assert rec["script"] == {"path": code, "blob": None, "md5": None}
+
+
+def test_the_first_note_sets_rewrite_ref_so_an_amend_keeps_it(repo: Path) -> None:
+    """Issue 17, item 6: with `nt track` alone (no hooks, no sync), the first note written sets
+    notes.rewriteRef and says so once; `git commit --amend` then carries the note along."""
+    first = nt(repo, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    assert first.code == 0, first.err
+    assert "set notes.rewriteRef=refs/notes/ntrk" in first.err
+    assert git(repo, "config", "--get-all", "notes.rewriteRef").split() == ["refs/notes/ntrk"]
+    second = nt(repo, "track", *STEP, "-i", "raw.csv", "-o", "clean2.csv")
+    assert second.code == 0 and "notes.rewriteRef" not in second.err, second.err
+    ran_at = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "commit", "-q", "--amend", "-m", "init, reworded")
+    amended = git(repo, "rev-parse", "HEAD").strip()
+    assert amended != ran_at
+    note = git(repo, "notes", "--ref=ntrk", "show", amended)
+    assert note.count("\n") == 2 and "clean2.csv" in note
