@@ -278,3 +278,16 @@ def test_block_digests_resume_and_see_any_changed_byte(tmp_path: Path) -> None:
         assert BlockDigests.resumed(stream, len(data), known, verify=True) is None
     tail_changed = io.BytesIO(bytes(changed))  # only the partial last block is read again
     assert BlockDigests.resumed(tail_changed, len(data), known, verify=False) is None
+
+
+def test_one_bad_line_of_a_note_is_named_and_the_rest_is_read(repo: Path, cli) -> None:
+    """Issue 17, item 4: a note with one bad line says which line was skipped (not that the
+    note was), and the note's other record is still read."""
+    good = v1_record(1, [("raw.csv", b"a,b\n1,2\n")], [("made.csv", b"m")])
+    head = git(repo, "rev-parse", "HEAD").strip()
+    body = "not an ntrk note line\n" + log_line(good).replace("{", "ntrk summary\t{", 1)
+    git(repo, "notes", "--ref=ntrk", "add", "-m", body, head)
+    result = cli("log", "--json")
+    assert [rec["id"] for rec in json.loads(result.out)] == [good["id"]]
+    assert f"the note on {head[:8]}, line 1 skipped (not an ntrk note line)" in result.err
+    assert "line 2" not in result.err

@@ -65,6 +65,11 @@ def test_many_invalid_lines_are_summarised(tmp_path: Path, capfd) -> None:
     assert len(list(runlog.read(tmp_path))) == 1
     err = capfd.readouterr().err.splitlines()
     assert len(err) == 6 and err[-1].endswith("7 more invalid lines skipped")
+    # Issue 17, item 4: json's message ends "at line 1 column 1"; said once, not "at at".
+    assert err[0] == (
+        "nt: warning: .ntrk/runs.jsonl:1: skipped, not a valid record "
+        "(not JSON (Expecting value: column 1))"
+    ), err[0]
 
 
 FULL_DISK = """

@@ -294,3 +294,20 @@ def test_read_commands_never_touch_a_remote(repo: Path) -> None:
     assert not spy.exists(), "a read command contacted a remote"
     unknown = nt(repo, "trace", "unknown.csv")
     assert "never fetched lineage notes from spy" in unknown.err
+
+
+def test_a_stale_lock_on_the_remote_is_named_with_how_to_clear_it(
+    server: Path, tmp_path: Path
+) -> None:
+    """Issue 17, item 4: a `refs/notes/ntrk.lock` left on the remote by a crashed push is
+    reported as a lock (and how to clear it), not as "kept receiving other notes"."""
+    alice = clone(server, tmp_path / "alice")
+    assert nt(alice, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv").code == 0
+    (server / "refs" / "notes").mkdir(parents=True, exist_ok=True)
+    (server / "refs" / "notes" / "ntrk.lock").write_text("")
+    done = nt(alice, "sync")
+    assert done.code == 1
+    assert done.err.count("\n") == 1, done.err
+    assert done.err.startswith("nt: origin's refs/notes/ntrk is locked"), done.err
+    assert "remove that refs/notes/ntrk.lock file on the server" in done.err
+    assert "kept receiving" not in done.err
