@@ -392,6 +392,32 @@ def test_12_07_a_run_recorded_here_is_newer_than_a_future_dated_note(repo: Path)
     assert traced.out == f"raw.csv -> step.py @ {head(repo)[:7]} -> out.csv\n", traced.err
 
 
+def test_12_07_a_future_dated_record_fetched_by_sync_counts_before_the_next_run(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Case 7, with no read command between: `nt sync` fetches a teammate's 9999-dated note,
+    `nt track` re-runs the step at once; the local run is still the newest."""
+    server = tmp_path / "server.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(server))
+    git(repo, "remote", "add", "origin", f"file://{server}")
+    bob = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", f"file://{server}", str(bob))
+    forged = timed(
+        v1_record(9, [("raw.csv", b"other bytes")], [("out.csv", b"A,B\n1,2\n")], "forged.py"),
+        "9999-12-31T23:59:59.000000Z",
+    )
+    forged["git"] = {"commit": head(bob), "branch": "main"}
+    set_note(bob, head(bob), [forged])
+    git(bob, "push", "-q", "origin", "refs/notes/ntrk")
+
+    synced = nt(repo, "sync")
+    assert synced.code == 0, synced.err
+    made = nt(repo, "track", *STEP, "-i", "raw.csv", "-o", "out.csv")
+    assert made.code == 0, made.err
+    status = nt(repo, "status", "out.csv")
+    assert status.code == 0 and status.out.startswith("ok "), status.out + status.err
+
+
 # --- 8. shared bytes make no false ancestors ----------------------------------------------------
 
 

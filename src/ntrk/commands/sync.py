@@ -15,6 +15,7 @@ fetch left behind are fetched explicitly: libgit2 does not fetch missing objects
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import pygit2
@@ -25,7 +26,7 @@ from ntrk.gitcli import GitError, GitResult, GitTimeout, run
 from ntrk.layout import NOTES_REF, tracking_ref
 from ntrk.record import Record
 from ntrk.repo import Repo
-from ntrk.store import notes, runlog
+from ntrk.store import index, notes, runlog
 
 PUSH_ATTEMPTS = 5
 # Every way git says "the remote moved since you looked": matching only one of them is how
@@ -94,11 +95,19 @@ def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncRe
         outcome = _push(repo, name)
         if outcome != "raced":
             report.pushed = outcome == "pushed"
+            _index_fetched(repo)
             return report
     raise NtrkError(
         f"{name} kept receiving other notes while ntrk pushed ({PUSH_ATTEMPTS} attempts)",
         "run nt sync again; nothing was lost, your notes are merged locally",
     )
+
+
+def _index_fetched(repo: Repo) -> None:
+    """Index what the sync brought in, now: `nt track` orders its run after the newest record
+    the index has seen (see `lineage`), and the next command may well be `nt track`."""
+    with closing(index.open_index(repo)):
+        pass
 
 
 def unmirrored(repo: Repo, in_notes: set[str]) -> list[Record]:
