@@ -166,6 +166,28 @@ def test_outside_a_repository_the_sidecar_answers(repo: Path, cli, tmp_path, mon
     assert result.out.startswith("raw.csv -> step.py @ ") and result.out.endswith(" -> clean.csv\n")
 
 
+def test_outside_the_tree_a_copied_file_is_hashed_and_a_directory_is_not(
+    repo: Path, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy outside the work tree, without its sidecar, is linked by its bytes; a directory
+    outside it is never hashed (`nt trace /` read the whole file system to say "no lineage")."""
+    from ntrk.commands import trace as trace_mod
+
+    assert cli("track", "python", "step.py", "-i", "raw.csv", "-o", "clean.csv").code == 0
+    elsewhere = tmp_path / "copied"
+    elsewhere.mkdir()
+    (elsewhere / "clean.csv").write_bytes((repo / "clean.csv").read_bytes())
+    hashed: list[Path] = []
+    real = trace_mod.hash_path
+    monkeypatch.setattr(trace_mod, "hash_path", lambda path: hashed.append(path) or real(path))
+    copy = cli("trace", str(elsewhere / "clean.csv"))
+    assert copy.code == 0 and copy.out.endswith(" -> clean.csv\n"), copy.err
+    assert hashed == [elsewhere / "clean.csv"]
+    folder = cli("trace", str(elsewhere))
+    assert folder.code == 1 and "no lineage found" in folder.err
+    assert hashed == [elsewhere / "clean.csv"]
+
+
 def test_invalid_log_lines_are_skipped_with_one_warning_each(repo: Path, cli) -> None:
     good = v1_record(0, [], [("o.csv", b"o")])
     bad_md5 = {**v1_record(1, [], [("p.csv", b"p")])}

@@ -58,7 +58,9 @@ def resolve(target: Path, repo: Repo | None, history: History) -> Produced | Non
     found = _from_sidecar(target, repo.root if repo and relpath else None, relpath, history)
     if found is not None:
         return found
-    digest = _current_digest(target)
+    # Outside the work tree only a file is hashed (a copy, linked by its bytes): `nt trace /`
+    # must not hash the file system to say there is no lineage.
+    digest = _current_digest(target) if relpath is not None or target.is_file() else None
     if relpath is not None:
         if digest is not None:
             found = next(history.writers(relpath, md5=digest.md5), None)
