@@ -173,6 +173,8 @@ OPERATIONS = st.one_of(
     ),
     st.tuples(st.just("rewind")),
     st.tuples(st.just("fetch")),
+    st.tuples(st.just("sidecar"), st.integers(0, len(POOL) - 1)),
+    st.tuples(st.sampled_from(["unsidecar", "hide"]), st.sampled_from(["a.csv", "b.csv", "c.csv"])),
 )
 
 
@@ -201,6 +203,16 @@ def apply_operation(root: Path, commits: list[str], operation: tuple[object, ...
         tip = git(root, "rev-parse", "-q", "--verify", NOTES_REF, check=False).strip()
         if tip:
             git(root, "update-ref", "refs/notes/remotes/origin/ntrk", tip)
+    elif kind == "sidecar":  # a sidecar (re)written and staged, as the pre-commit hook does
+        rec = POOL[operation[1]]  # type: ignore[index]
+        output = rec["outputs"][0]["path"]  # type: ignore[index]
+        sidecar = root / f".{output}.ntrk"
+        sidecar.write_text(json.dumps({**rec, "sidecar_for": output}), encoding="utf-8")
+        git(root, "add", "-f", sidecar.name)
+    elif kind == "unsidecar":  # `git rm` of a sidecar
+        git(root, "rm", "-q", "-f", "--ignore-unmatch", f".{operation[1]}.ntrk")
+    elif kind == "hide":  # a sidecar gone from disk only (moved away; git's index untouched)
+        (root / f".{operation[1]}.ntrk").unlink(missing_ok=True)
 
 
 def answers(cli) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
@@ -236,12 +248,15 @@ def fresh_answers(root: Path, cli) -> tuple[object, ...]:  # type: ignore[no-unt
 @example([("note", 0, [0, 1, 3]), ("note", 0, [3])])  # a note loses records
 @example([("note", 0, [0, 3]), ("note", 1, [1]), ("rewind",)])  # the notes ref moves back
 @example([("append", 0), ("append", 3), ("rewrite", 0), ("append", 1)])
+@example([("sidecar", 3), ("sidecar", 5), ("hide", "c.csv"), ("sidecar", 3)])  # replaced
+@example([("sidecar", 1), ("append", 3), ("unsidecar", "b.csv")])
 def test_12_02_the_index_answers_as_a_fresh_rebuild_would(
     cli,  # type: ignore[no-untyped-def]
     operations: list[tuple[object, ...]],
 ) -> None:
-    """Case 2: after any change to the log or the notes (added, removed, a ref rewound), the
-    answers (`nt log --json`, `nt trace`) equal those of an index built from nothing."""
+    """Case 2: after any change to the log, the notes (added, removed, a ref rewound) or the
+    sidecars (written, removed, gone from disk only), the answers (`nt log --json`,
+    `nt trace`) equal those of an index built from nothing."""
     with tempfile.TemporaryDirectory() as scratch:
         root = make_repo(Path(scratch) / "work")
         (root / "later.txt").write_text("a second commit to annotate\n")
