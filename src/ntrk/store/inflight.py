@@ -56,13 +56,19 @@ def register(cache_dir: Path, outputs: Iterable[str]) -> Registration:
     entry = {"pid": os.getpid(), "start": _start_time(os.getpid()), "outputs": sorted(outputs)}
     if not entry["outputs"]:
         return Registration()
+    name = f"{os.getpid()}-{os.urandom(4).hex()}.json"
+    path, writing = directory / name, directory / f".{name}"
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{os.getpid()}-{os.urandom(4).hex()}.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        # Written under a dot-name, then renamed: a sibling never reads it half-written (and
+        # takes it for a dead run's, to be removed).
+        fd = os.open(writing, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             json.dump(entry, stream)
+        os.rename(writing, path)
     except OSError:
+        with contextlib.suppress(OSError):
+            writing.unlink()
         return Registration()
     return Registration(path)
 
@@ -90,6 +96,11 @@ def _entries(directory: Path) -> Iterator[tuple[Path, dict[str, object] | None]]
         return
     for name in names:
         path = directory / name
+        if name.startswith("."):  # being written; left by a crash if its writer is gone
+            if not _alive(_pid_of(name[1:]), None):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            continue
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             with os.fdopen(fd, "rb") as stream:
@@ -98,6 +109,11 @@ def _entries(directory: Path) -> Iterator[tuple[Path, dict[str, object] | None]]
             yield path, None
             continue
         yield path, data if isinstance(data, dict) else None
+
+
+def _pid_of(name: str) -> int | None:
+    pid, _, _ = name.partition("-")
+    return int(pid) if pid.isdigit() else None
 
 
 def _alive(pid: object, start: object) -> bool:
