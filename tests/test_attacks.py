@@ -11,6 +11,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -349,8 +350,8 @@ def test_branch_without_upstream_syncs_to_origin(repo: Path, tmp_path: Path) -> 
 
 # === issue 13: what a clone, a remote or a record holds is data ===============================
 # One test (or a small group) per numbered case, `test_13_NN_...`, through the installed `nt`,
-# the `cli` fixture, git and files on disk. Cases 3 and 15's install-hooks half are tested
-# elsewhere.
+# the `cli` fixture, git and files on disk. Cases 3 and 15's install-hooks half are at the top
+# of this file.
 
 MEMORY_LIMIT = 1536 * 1024 * 1024  # address space for one `nt`: ~10x what it needs
 
@@ -626,6 +627,10 @@ def test_13_06_a_huge_note_on_the_remote_costs_bounded_memory(tmp_path: Path) ->
         done = bounded(victim, *argv, timeout=120)
         assert "internal error" not in done.err and "MemoryError" not in done.err, done.err
         assert done.err.count("\n") <= 1, done.err
+    # A cold index reads the note under both refs (local and fetched): still one warning.
+    shutil.rmtree(victim / ".git" / "ntrk")
+    rebuilt = bounded(victim, "log", timeout=120)
+    assert rebuilt.err.count("warning") == 1, rebuilt.err
 
 
 # --- 7. numbers and shapes JSON parsers choke on --------------------------------------------

@@ -366,8 +366,9 @@ class Indexer:
         try:
             lines, truncated = notes.note_lines(self.repo.git, blob_id)
         except notes.NoteUnreadable as exc:
-            fetch = " — nt sync fetches it" if exc.missing else ""
-            warnings.add(f"{where} skipped, {exc}{fetch}")
+            if notes.first_warning(blob_id):
+                fetch = " — nt sync fetches it" if exc.missing else ""
+                warnings.add(f"{where} skipped, {exc}{fetch}")
             return
         if truncated:
             warnings.add(f"{where}: lines after the first {notes.MAX_NOTE_LINES:,} skipped")

@@ -60,7 +60,6 @@ _HEX = re.compile(r"[0-9a-f]+\Z")
 _SUMMARY_COMMAND_CHARS = 100
 _CAS_ATTEMPTS = 20
 FANOUT_LIMIT = 256  # notes in one directory before it is split a level deeper
-# A note holds one line per run recorded at one commit; a record is at most 4 MiB.
 # A note holds one line per run recorded at one commit: 64 MiB is some 90,000 runs there.
 MAX_NOTE_BYTES = 16 * record_mod.MAX_RECORD_CHARS
 MAX_NOTE_LINES = 200_000
@@ -108,6 +107,20 @@ class NoteUnreadable(Exception):
     def __init__(self, message: str, missing: bool) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+# Note blobs this process has warned about. After a sync the fetched and the local ref name the
+# same unreadable blob, and `nt sync` reads it as it merges and again as it indexes: one warning.
+_WARNED: set[str] = set()
+
+
+def first_warning(blob_id: pygit2.Oid) -> bool:
+    """Whether this is the first time this process reports the unreadable blob `blob_id`."""
+    key = str(blob_id)
+    if key in _WARNED:
+        return False
+    _WARNED.add(key)
+    return True
 
 
 @dataclass(frozen=True)
@@ -324,7 +337,7 @@ def ids_in(
         try:
             lines, truncated = note_lines(git, blob_id)
         except NoteUnreadable as exc:
-            if warnings is not None:
+            if warnings is not None and first_warning(blob_id):
                 warnings.add(
                     f"{warnings.source}: the note on {annotated[:8]}"
                     f" (blob {str(blob_id)[:8]}) skipped, {exc}"
