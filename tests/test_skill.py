@@ -167,8 +167,9 @@ def test_the_plugin_version_is_the_package_version() -> None:
 
 def test_the_skill_lies_at_the_plugin_root_not_under_claude_plugin() -> None:
     # Claude Code reads components (skills/, commands/, hooks/) from the plugin's root;
-    # .claude-plugin/ holds only the manifests.
-    assert sorted(path.name for path in MANIFESTS.iterdir()) == ["marketplace.json", "plugin.json"]
+    # .claude-plugin/ holds only the manifests and the listing icon.
+    listed = sorted(path.name for path in MANIFESTS.iterdir())
+    assert listed == ["icon.png", "marketplace.json", "plugin.json"]
     assert SKILL_PATH.is_file() and SKILL_PATH.parent.parent == ROOT / "skills"
 
 
@@ -229,7 +230,7 @@ def test_the_skill_says_what_an_agent_must_never_do() -> None:
         "Never pass `--yes` to `nt rerun` on the user's behalf",
         "Never run `nt trust`",
         "Never edit, rewrite or delete `.ntrk/runs.jsonl`, sidecars (`.NAME.ntrk`) or the notes",
-        "Never commit ntrk's caches",
+        "Never install hooks with `--tracked`",
     ):
         assert rule in " ".join(never.split()), rule
 
@@ -373,11 +374,11 @@ def claude() -> str:
     return found
 
 
-def validate(target: Path) -> subprocess.CompletedProcess[str]:
-    """`claude plugin validate --strict TARGET`: warnings fail it too."""
+def validate(target: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`claude plugin validate --strict [OPTIONS] TARGET`: warnings fail it too."""
     env = {**os.environ, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}  # HOME is a temp dir
     return subprocess.run(
-        [claude(), "plugin", "validate", "--strict", "."],
+        [claude(), "plugin", "validate", "--strict", *options, "."],
         cwd=target,
         env=env,
         capture_output=True,
@@ -391,6 +392,14 @@ def test_claude_code_validates_the_marketplace_plugin_and_skill() -> None:
     report = done.stdout + done.stderr
     assert done.returncode == 0, report
     assert "Validation passed" in report and "ntrk:ntrk" in report  # it found the skill
+
+
+def test_the_plugin_passes_the_plugin_directorys_own_checks() -> None:
+    """The checks the plugin directory runs on submission (the icon among them), strict."""
+    done = validate(ROOT, "--profile", "directory")
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report
+    assert "Validation passed" in report and "warning" not in report.lower(), report
 
 
 def test_claude_code_validator_rejects_a_broken_skill(tmp_path: Path) -> None:
