@@ -289,6 +289,26 @@ def test_a_run_ended_by_a_signal_is_aborted(pipeline_repo: Path, server: Server)
     assert read_log(pipeline_repo) == []
 
 
+def test_ctrl_c_aborts_the_run(pipeline_repo: Path, server: Server) -> None:
+    """Ctrl-C reaches the whole foreground process group: here the command sends SIGINT to its
+    group (nt's, in a session of its own so that pytest is not in it), as the terminal does."""
+    ctrl_c = "import os, signal, time; os.killpg(0, signal.SIGINT); time.sleep(5)"
+    done = subprocess.run(
+        [NT, "track", "python", "-c", ctrl_c, "-o", "x"],
+        cwd=pipeline_repo,
+        env={**os.environ, "OPENLINEAGE_URL": server.url},
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=120,  # only to stop a hang
+    )
+    assert done.returncode == 128 + 2, done.stderr
+    assert [event["eventType"] for event in server.events] == ["START", "ABORT"]
+    validate_event(server.events[1])
+    assert "SIGINT" in server.events[1]["run"]["facets"]["errorMessage"]["message"]
+    assert read_log(pipeline_repo) == []
+
+
 def test_a_run_without_outputs_completes_without_a_record(
     pipeline_repo: Path, server: Server
 ) -> None:
