@@ -782,7 +782,7 @@ def without_strace(base: Path) -> dict[str, str]:
 OPEN_MANY = """
 import sys
 for n in range(int(sys.argv[1])):
-    with open(f"files/{n % 100}") as f:
+    with open(f"files/{n}") as f:
         f.read()
 """
 
@@ -815,7 +815,7 @@ def bench_observe(quick: bool) -> None:
         root = new_repo(base / "repo")
         (root / "in.dat").write_text("x")
         (root / "files").mkdir()
-        for n in range(100):
+        for n in range(opens):  # each open a file of its own, as a step reading a dataset does
             (root / "files" / str(n)).write_text(str(n))
         (root / "open_many.py").write_text(OPEN_MANY)
         # Both repositories below read an ntrk.toml, so the comparison is of the hint alone.
