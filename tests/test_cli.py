@@ -188,6 +188,7 @@ def test_tab_completion_in_bash(tmp_path: Path) -> None:
             "nt track zzntrk-tool --output raw.csv "
         )
         assert bash.complete("nt track -i ra") == "nt track -i raw.csv "
+        assert bash.complete("nt track --obs") == "nt track --observe "  # ntrk's own options
         for command in ("trace", "status", "log", "rerun"):
             assert bash.complete(f"nt {command} ra") == f"nt {command} raw.csv "
         assert bash.complete("nt tra") == "nt trac"  # trace or track

@@ -82,10 +82,13 @@ class _PassThrough(click.Command):
         return ["[-i PATH]... [-o PATH]... [--observe] [--]", "COMMAND [ARGS]..."]
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
-        """A command from PATH first, then file names (as sudo and time complete)."""
+        """ntrk's own options, or a command from PATH, first; then file names (as sudo and
+        time complete)."""
         from click.shell_completion import CompletionItem
 
-        if not ctx.params.get("argv") and "/" not in incomplete and not incomplete.startswith("-"):
+        if not ctx.params.get("argv") and incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        if not ctx.params.get("argv") and "/" not in incomplete:
             names = _commands_on_path(incomplete)
             if names:
                 return [CompletionItem(name) for name in names]
