@@ -179,12 +179,21 @@ class LineageIndex:
         return [found[path] for path in sorted(found)]
 
     def records(self, newest_first: bool = False) -> Iterator[Record]:
-        """Every valid record, in walk order."""
-        order = "DESC" if newest_first else "ASC"
-        for (rid,) in self._rows(f"SELECT rid FROM records ORDER BY key {order}"):
-            rec = self._record(rid)
-            if rec is not None:
-                yield rec
+        """Every valid record, in walk order; read a page at a time (keys are unique), so
+        `nt log -n 1` of a million records holds one page, not a million ids."""
+        order, beyond = ("DESC", "<") if newest_first else ("ASC", ">")
+        rows = self._rows(f"SELECT rid, key FROM records ORDER BY key {order} LIMIT ?", (_PAGE,))
+        while rows:
+            for rid, _ in rows:
+                rec = self._record(rid)
+                if rec is not None:
+                    yield rec
+            if len(rows) < _PAGE:
+                return
+            rows = self._rows(
+                f"SELECT rid, key FROM records WHERE key {beyond} ? ORDER BY key {order} LIMIT ?",
+                (rows[-1][1], _PAGE),
+            )
 
     def touching(self, path: str) -> Iterator[Record]:
         """Runs that read or wrote `path`, a file under it, or a directory holding it; newest
