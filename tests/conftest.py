@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -101,6 +103,25 @@ with open(src) as f, open(dst, "w") as g:
 """
 
 
+# A step that splits a file into a directory of parts, and one that counts them.
+SPLIT = """\
+import os, sys
+args = sys.argv[1:]
+src, dst = args[args.index("-i") + 1], args[args.index("-o") + 1]
+os.makedirs(dst, exist_ok=True)
+for number, line in enumerate(open(src)):
+    with open(os.path.join(dst, f"part{number}.txt"), "w") as part:
+        part.write(line)
+"""
+COUNT = """\
+import os, sys
+args = sys.argv[1:]
+src, dst = args[args.index("-i") + 1], args[args.index("-o") + 1]
+with open(dst, "w") as out:
+    out.write(f"{len(os.listdir(src))}\\n")
+"""
+
+
 def make_repo(root: Path, ignore: str = "") -> Path:
     """Initialise `root` as a repository holding `step.py` and `raw.csv`, committed."""
     root.mkdir(parents=True, exist_ok=True)
@@ -119,6 +140,54 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = make_repo(tmp_path / "work")
     monkeypatch.chdir(root)
     return root
+
+
+def make_server(root: Path) -> Path:
+    """A bare repository `root/server.git` holding one commit (step.py, raw.csv), no notes."""
+    seed = make_repo(root / "seed")
+    bare = root / "server.git"
+    git(root, "clone", "-q", "--bare", str(seed), str(bare))
+    return bare
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Path:
+    """A bare repository holding one commit (step.py, raw.csv), with no notes."""
+    return make_server(tmp_path)
+
+
+def clone(server: Path, where: Path, *options: str) -> Path:
+    """A clone of `server` at `where`, over a file:// URL as a real remote is reached."""
+    git(where.parent, "clone", "-q", *options, f"file://{server}", str(where))
+    return where
+
+
+MEMORY_LIMIT = 1536 * 1024 * 1024  # address space for one `nt`: ~10x what it needs
+
+
+def bounded(cwd: Path, *args: str, timeout: float = 60) -> Outcome:
+    """Run `nt ARGS` with at most MEMORY_LIMIT of address space; fail the test on a hang."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+    proc = subprocess.Popen(
+        [NT, *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=limit_memory,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"nt {' '.join(args)[:80]} still running after {timeout} s")
+    return Outcome(proc.returncode, out, err)
 
 
 def commit_all(root: Path, message: str) -> str:

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -23,12 +22,15 @@ from conftest import (
     NT,
     STEP,
     Outcome,
+    bounded,
+    clone,
     commit_all,
     git,
     give_to_nobody,
     hash_object,
     ignore_outputs,
     make_repo,
+    make_server,
     nt,
     read_log,
     start_tracks,
@@ -353,33 +355,6 @@ def test_branch_without_upstream_syncs_to_origin(repo: Path, tmp_path: Path) -> 
 # the `cli` fixture, git and files on disk. Cases 3 and 15's install-hooks half are at the top
 # of this file.
 
-MEMORY_LIMIT = 1536 * 1024 * 1024  # address space for one `nt`: ~10x what it needs
-
-
-def bounded(cwd: Path, *args: str, timeout: float = 60) -> Outcome:
-    """Run `nt ARGS` with at most MEMORY_LIMIT of address space; fail the test on a hang."""
-
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-    proc = subprocess.Popen(
-        [NT, *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=limit_memory,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"nt {' '.join(args)[:80]} still running after {timeout} s")
-    return Outcome(proc.returncode, out, err)
-
 
 def one_line(err: str) -> str:
     """The single `nt: ...` line on stderr (no traceback, no internal error)."""
@@ -580,24 +555,11 @@ def test_13_05_strings_from_records_reach_the_terminal_visibly(repo: Path) -> No
 # --- 6. a huge note on the remote ---------------------------------------------------------------
 
 
-def make_server(tmp_path: Path) -> Path:
-    """A bare repository holding one commit (step.py, raw.csv), with no notes."""
-    seed = make_repo(tmp_path / "seed")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
-    return bare
-
-
-def clone_of(server: Path, where: Path) -> Path:
-    git(where.parent, "clone", "-q", f"file://{server}", str(where))
-    return where
-
-
 def test_13_06_a_huge_note_on_the_remote_costs_bounded_memory(tmp_path: Path) -> None:
     """Case 6: a ~100 MB note of `x` lines (it packs to about 0.5 MB) on the remote: `nt sync`
     and the read commands stay within memory and time, with one warning naming that note."""
     server = make_server(tmp_path)
-    mallory = clone_of(server, tmp_path / "mallory")
+    mallory = clone(server, tmp_path / "mallory")
     made = nt(mallory, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     assert made.code == 0, made.err
     expected = nt(mallory, "trace", "clean.csv").out
@@ -613,7 +575,7 @@ def test_13_06_a_huge_note_on_the_remote_costs_bounded_memory(tmp_path: Path) ->
     blob = git(mallory, "notes", "--ref=ntrk", "list", later).strip()
     git(mallory, "push", "-q", "origin", "refs/notes/ntrk:refs/notes/ntrk")
 
-    victim = clone_of(server, tmp_path / "victim")
+    victim = clone(server, tmp_path / "victim")
     synced = bounded(victim, "sync", timeout=120)
     assert synced.code == 0, synced.err
     warnings = [line for line in synced.err.splitlines() if "warning" in line]
@@ -1000,7 +962,7 @@ def test_13_17_line_separators_in_a_name_survive_sync(tmp_path: Path) -> None:
     """Case 17: U+2028, U+2029 and U+0085 in an argument and file name: after `nt sync` a
     clone sees the run intact, and syncing again and again adds no copies."""
     server = make_server(tmp_path)
-    alice = clone_of(server, tmp_path / "alice")
+    alice = clone(server, tmp_path / "alice")
     made = nt(alice, "track", *STEP, "-i", "raw.csv", "-o", SEPARATORS)
     assert made.code == 0, made.err
     # Split on "\n" only: `str.splitlines` would cut the record at U+2028.
@@ -1014,7 +976,7 @@ def test_13_17_line_separators_in_a_name_survive_sync(tmp_path: Path) -> None:
         assert again.code == 0, again.err
     assert ntrk_note_text(alice) == first, "every sync added another copy of the record"
 
-    bob = clone_of(server, tmp_path / "bob")
+    bob = clone(server, tmp_path / "bob")
     synced = nt(bob, "sync")
     assert synced.code == 0, synced.err
     listed = nt(bob, "log", "--json")

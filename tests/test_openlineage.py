@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NT, commit_all, git, make_repo, read_log
+from conftest import COUNT, NT, SPLIT, commit_all, git, make_repo, read_log
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -37,22 +37,6 @@ RUN_EVENT = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 REMOTE = "git@github.com:acme/pipeline.git"
 NAMESPACE = "https://github.com/acme/pipeline"
 
-SPLIT = """\
-import os, sys
-args = sys.argv[1:]
-src, dst = args[args.index("-i") + 1], args[args.index("-o") + 1]
-os.makedirs(dst, exist_ok=True)
-for number, line in enumerate(open(src)):
-    with open(os.path.join(dst, f"part{number}.txt"), "w") as part:
-        part.write(line)
-"""
-COUNT = """\
-import os, sys
-args = sys.argv[1:]
-src, dst = args[args.index("-i") + 1], args[args.index("-o") + 1]
-with open(dst, "w") as out:
-    out.write(f"{len(os.listdir(src))}\\n")
-"""
 PIPELINE = [
     ["python", "step.py", "-i", "raw.csv", "-o", "clean.csv"],
     ["python", "split.py", "-i", "clean.csv", "-o", "parts"],

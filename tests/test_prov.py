@@ -10,7 +10,7 @@ from typing import Any
 
 import prov
 import pytest
-from conftest import NT, commit_all, git, read_log
+from conftest import COUNT, NT, SPLIT, commit_all, git, read_log
 from prov.model import (
     ProvActivity,
     ProvAgent,
@@ -21,23 +21,6 @@ from prov.model import (
     ProvGeneration,
     ProvUsage,
 )
-
-SPLIT = """\
-import os, sys
-args = sys.argv[1:]
-src, dst = args[args.index("-i") + 1], args[args.index("-o") + 1]
-os.makedirs(dst, exist_ok=True)
-for number, line in enumerate(open(src)):
-    with open(os.path.join(dst, f"part{number}.txt"), "w") as part:
-        part.write(line)
-"""
-COUNT = """\
-import os, sys
-args = sys.argv[1:]
-src, dst = args[args.index("-i") + 1], args[args.index("-o") + 1]
-with open(dst, "w") as out:
-    out.write(f"{len(os.listdir(src))}\\n")
-"""
 
 
 @pytest.fixture

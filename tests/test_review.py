@@ -9,63 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import tempfile
 import zlib
 from pathlib import Path
 
 import pytest
-from conftest import NT, STEP, Outcome, commit_all, git, make_repo, nt
+from conftest import NT, STEP, Outcome, bounded, clone, commit_all, git, make_repo, make_server, nt
 from history import log_line, v1_record
-
-MEMORY_LIMIT = 1536 * 1024 * 1024  # as tests/test_attacks.py: ~10x what one `nt` needs
-
-
-def bounded(
-    cwd: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None
-) -> Outcome:
-    """`nt ARGS` with at most MEMORY_LIMIT of address space; the test fails on a hang."""
-
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-    proc = subprocess.Popen(
-        [NT, *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=limit_memory,
-        start_new_session=True,
-        env=env,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"nt {' '.join(args)[:80]} still running after {timeout} s")
-    return Outcome(proc.returncode, out, err)
 
 
 def no_crash(outcome: Outcome) -> None:
     assert "internal error" not in outcome.err and "Traceback" not in outcome.err, outcome.err
-
-
-def make_server(tmp_path: Path) -> Path:
-    seed = make_repo(tmp_path / "seed")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
-    return bare
-
-
-def clone_of(server: Path, where: Path) -> Path:
-    git(where.parent, "clone", "-q", f"file://{server}", str(where))
-    return where
 
 
 def append_log(root: Path, *records: dict[str, object] | str) -> None:
@@ -122,12 +78,12 @@ def test_review_01_a_store_linked_out_of_the_tree_is_never_read_nor_pushed(
     made = nt(secret, "track", *STEP, "-i", "raw.csv", "-o", "secret-model.csv")
     assert made.code == 0, made.err
     server = make_server(tmp_path)
-    mallory = clone_of(server, tmp_path / "mallory")
+    mallory = clone(server, tmp_path / "mallory")
     (mallory / ".ntrk").symlink_to("../secret/.ntrk")
     commit_all(mallory, "a store that is a link")
     git(mallory, "push", "-q", "origin", "main")
 
-    victim = clone_of(server, tmp_path / "victim")  # a sibling of `secret`, as checkouts are
+    victim = clone(server, tmp_path / "victim")  # a sibling of `secret`, as checkouts are
     listed = nt(victim, "log")
     no_crash(listed)
     assert "secret-model.csv" not in listed.out, "the log was read through the link"
@@ -162,14 +118,14 @@ def test_review_03_notes_sharing_one_big_blob_cost_bounded_memory(tmp_path: Path
     megabyte, but `nt sync` holds every entry's lines at once (`_try_merge`'s `changes`),
     ~80 MB each: over 1.5 GB here, and it grows with the number of entries."""
     server = make_server(tmp_path)
-    mallory = clone_of(server, tmp_path / "mallory")
+    mallory = clone(server, tmp_path / "mallory")
     blob = write_blob(mallory, (b"x" * 330 + b"\n") * 199_999)
     push_notes_tree(mallory, {f"{n:040x}": blob for n in range(24)})
 
-    victim = clone_of(server, tmp_path / "victim")
+    victim = clone(server, tmp_path / "victim")
     made = nt(victim, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv")  # notes of its own
     assert made.code == 0, made.err
-    synced = bounded(victim, "sync")
+    synced = bounded(victim, "sync", timeout=300)
     assert "MemoryError" not in synced.err, synced.err[-300:]
     no_crash(synced)
     assert synced.code == 0, synced.err[-300:]
@@ -241,14 +197,14 @@ def test_review_05_an_edit_that_keeps_the_crc_is_seen(tmp_path: Path) -> None:
     input raw.csv becomes bad.csv) with ten chars of a string field chosen to keep the CRC
     is never read by a clone that had indexed the log before the pull; a fresh index is."""
     server = make_server(tmp_path)
-    alice = clone_of(server, tmp_path / "alice")
+    alice = clone(server, tmp_path / "alice")
     (alice / "bad.csv").write_text("z,z\n9,9\n")
     commit_all(alice, "bad data")
     made = nt(alice, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
     assert made.code == 0, made.err
     commit_all(alice, "a run")
     git(alice, "push", "-q", "origin", "main")
-    bob = clone_of(server, tmp_path / "bob")
+    bob = clone(server, tmp_path / "bob")
     assert nt(bob, "log", "--json").code == 0  # Bob's index has read the log
 
     log = alice / ".ntrk" / "runs.jsonl"
@@ -439,10 +395,10 @@ def test_review_12_warnings_about_unreadable_notes_are_capped(tmp_path: Path) ->
     """40 notes over MAX_NOTE_BYTES (one shared blob): `nt sync` prints a warning for each
     (`sync._record_ids_added`), 40 lines for one bad source."""
     server = make_server(tmp_path)
-    mallory = clone_of(server, tmp_path / "mallory")
+    mallory = clone(server, tmp_path / "mallory")
     blob = write_blob(mallory, b"\n" * (65 << 20))
     push_notes_tree(mallory, {f"{n:040x}": blob for n in range(40)})
-    victim = clone_of(server, tmp_path / "victim")
+    victim = clone(server, tmp_path / "victim")
     synced = nt(victim, "sync")
     no_crash(synced)
     warnings = [line for line in synced.err.splitlines() if "warning" in line]
@@ -647,9 +603,9 @@ def test_review_20_a_notes_tree_of_repeated_subtrees_costs_bounded_memory(
     adopts the tree as refs/notes/ntrk, so from then on every read command of that clone
     dies the same way."""
     server = make_server(tmp_path)
-    mallory = clone_of(server, tmp_path / "mallory")
+    mallory = clone(server, tmp_path / "mallory")
     push_fanout_bomb(mallory, 256, 3)
-    victim = clone_of(server, tmp_path / "victim")
+    victim = clone(server, tmp_path / "victim")
     for argv in (["sync"], ["sync"], ["log"]):
         done = bounded(victim, *argv, timeout=120)
         assert "MemoryError" not in done.err, (argv, done.err[-300:])

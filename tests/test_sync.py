@@ -7,26 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import NT, commit_all, git, make_repo, nt, read_log
+from conftest import NT, clone, commit_all, git, nt, read_log
 from history import log_line, v1_record
 
 from ntrk import layout
 
 STEP = ["python", "step.py"]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Path:
-    """A bare repository holding one commit (step.py, raw.csv), with no notes."""
-    seed = make_repo(tmp_path / "seed")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
-    return bare
-
-
-def clone(server: Path, where: Path) -> Path:
-    git(where.parent, "clone", "-q", f"file://{server}", str(where))
-    return where
 
 
 def track(root: Path, *args: str) -> None:

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import NT, STEP, commit_all, git, make_repo, nt, read_log, states
+from conftest import NT, STEP, clone, commit_all, git, make_repo, nt, read_log, states
 from history import log_line, md5, v1_record
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -27,20 +27,6 @@ NOTES_REF = "refs/notes/ntrk"
 
 
 # --- helpers: servers, clones, notes and the derived index, all through git and files ---------
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Path:
-    """A bare repository holding one commit (step.py, raw.csv), with no notes."""
-    seed = make_repo(tmp_path / "seed")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
-    return bare
-
-
-def clone(server: Path, where: Path, *options: str) -> Path:
-    git(where.parent, "clone", "-q", *options, f"file://{server}", str(where))
-    return where
 
 
 def head(root: Path) -> str:
