@@ -338,18 +338,26 @@ def _refuse_hidden_changes(repo: Repo, script: Script | None, inputs: Sequence[_
 
 def _hash_inputs(named: Sequence[_Named], cache: StatCache) -> list[FileRef]:
     """Hash the inputs before the run; an unreadable one stops it."""
-    refs = []
+    hashed = _hash_named(
+        named, cache, "input", "fix its permissions and run again; nothing was run"
+    )
+    return [_file_ref(item.relpath, digest) for item, digest in hashed]
+
+
+def _hash_named(
+    named: Sequence[_Named], cache: StatCache, kind: str, remedy: str
+) -> list[tuple[_Named, Digest]]:
+    """Each file of `kind` (input, output) with its digest; one that is neither a regular file
+    nor a directory is warned about and left out, an unreadable one is an error."""
+    hashed = []
     for item, digest in zip(named, hash_many([n.path for n in named], cache), strict=True):
         if isinstance(digest, NotHashable):
-            warn(f"input is not a regular file or directory, not tracked: {item.token}")
+            warn(f"{kind} is not a regular file or directory, not tracked: {item.token}")
         elif isinstance(digest, OSError):
-            raise NtrkError(
-                f"cannot read input {item.token}: {digest.strerror}",
-                "fix its permissions and run again; nothing was run",
-            )
+            raise NtrkError(f"cannot read {kind} {item.token}: {digest.strerror}", remedy)
         else:
-            refs.append(_file_ref(item.relpath, digest))
-    return refs
+            hashed.append((item, digest))
+    return hashed
 
 
 def _refuse_if_inputs_changed(
@@ -406,20 +414,11 @@ def _touched_outputs(outputs: Sequence[_Named], before: dict[str, Snapshot]) -> 
 def _hash_outputs(
     named: Sequence[_Named], cache: StatCache
 ) -> tuple[list[FileRef], dict[str, dict[str, str]]]:
-    refs = []
-    manifests = {}
-    for item, digest in zip(named, hash_many([n.path for n in named], cache), strict=True):
-        if isinstance(digest, NotHashable):
-            warn(f"output is not a regular file or directory, not tracked: {item.token}")
-        elif isinstance(digest, OSError):
-            raise NtrkError(
-                f"cannot read output {item.token}: {digest.strerror}",
-                "fix its permissions; the run was not recorded",
-            )
-        else:
-            refs.append(_file_ref(item.relpath, digest))
-            if digest.members is not None:
-                manifests[item.relpath] = dict(digest.members)
+    hashed = _hash_named(named, cache, "output", "fix its permissions; the run was not recorded")
+    refs = [_file_ref(item.relpath, digest) for item, digest in hashed]
+    manifests = {
+        item.relpath: dict(digest.members) for item, digest in hashed if digest.members is not None
+    }
     return refs, manifests
 
 
