@@ -19,6 +19,8 @@ from ntrk import programs
 # Never ask for a password or a passphrase: a hook or a script would hang on the prompt.
 _NETWORK_CONFIG = ("-c", "core.askPass=", "-c", "credential.interactive=never")
 _NOISE = ("hint:", "To ", "From ")
+# Before a subcommand: every path after `--` is that file, never a pattern (`a[1].csv`).
+LITERAL_PATHSPECS = "--literal-pathspecs"
 
 
 class GitError(Exception):
@@ -98,6 +100,17 @@ def git(cwd: Path, *args: str, timeout: float | None = None, network: bool = Fal
     if not done.ok:
         raise GitError(args, done.message, done.stderr)
     return done.stdout
+
+
+def entries(listing: str) -> list[tuple[list[str], str]]:
+    """(fields, path) of each entry of a `-z` listing whose entries are `FIELDS TAB PATH`
+    (`git ls-files -s`, `git ls-tree`): paths are taken whole, whatever they hold."""
+    found = []
+    for entry in listing.split("\0"):
+        fields, tab, path = entry.partition("\t")
+        if tab and path:
+            found.append((fields.split(), path))
+    return found
 
 
 def first_line(stderr: str) -> str:

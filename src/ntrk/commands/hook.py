@@ -20,7 +20,7 @@ import pygit2
 
 from ntrk.console import warn
 from ntrk.errors import InvalidRecord
-from ntrk.gitcli import GitResult, run
+from ntrk.gitcli import LITERAL_PATHSPECS, GitResult, entries, run
 from ntrk.layout import LOG_FILES, LOG_RELPATH, STORE_DIR, is_ntrk_file, sidecar_relpath
 from ntrk.repo import Repo, self_and_parents
 from ntrk.store import sidecar
@@ -136,9 +136,11 @@ def post_commit(repo: Repo) -> list[str]:
     for start in range(0, len(ours), _BATCH):
         batch = ours[start : start + _BATCH]
         committed = _object_ids(
-            run(repo.root, *_LITERAL, "ls-tree", "-r", "-z", "HEAD", "--", *batch), 2
+            run(repo.root, LITERAL_PATHSPECS, "ls-tree", "-r", "-z", "HEAD", "--", *batch), 2
         )
-        indexed = _object_ids(run(repo.root, *_LITERAL, "ls-files", "-s", "-z", "--", *batch), 1)
+        indexed = _object_ids(
+            run(repo.root, LITERAL_PATHSPECS, "ls-files", "-s", "-z", "--", *batch), 1
+        )
         on_disk = [path for path in batch if path in committed and os.path.isfile(repo.root / path)]
         if not on_disk:
             continue
@@ -149,23 +151,18 @@ def post_commit(repo: Repo) -> list[str]:
             if blob == committed[path] and indexed.get(path) != blob
         ]
     if stale:
-        run(repo.root, *_LITERAL, "add", "--", *stale)
+        run(repo.root, LITERAL_PATHSPECS, "add", "--", *stale)
     return stale
 
 
 _BATCH = 500
-_LITERAL = ("--literal-pathspecs",)  # a name like `a[1].csv` is that file, not a pattern
 
 
 def _object_ids(listing: GitResult, column: int) -> dict[str, str]:
     """Path -> object id from `git ls-tree -z` (column 2) or `git ls-files -s -z` (column 1)."""
-    ids = {}
-    for entry in listing.stdout.split("\0"):
-        fields, _, path = entry.partition("\t")
-        parts = fields.split()
-        if path and len(parts) > column:
-            ids[path] = parts[column]
-    return ids
+    return {
+        path: fields[column] for fields, path in entries(listing.stdout) if len(fields) > column
+    }
 
 
 def _staged(repo: Repo) -> list[str]:

@@ -37,6 +37,7 @@ from ntrk.commands import trust
 from ntrk.console import say, warn
 from ntrk.errors import InvalidRecord, NtrkError
 from ntrk.export import openlineage
+from ntrk.gitcli import LITERAL_PATHSPECS, entries
 from ntrk.gitcli import run as run_git
 from ntrk.hashing import Digest, NotHashable, hash_many, md5_file, walk_tree
 from ntrk.layout import CLOCK_NAME, STORE_DIR, is_ntrk_file
@@ -317,13 +318,9 @@ def _refuse_hidden_changes(repo: Repo, script: Script | None, inputs: Sequence[_
         paths.append(script.path)
     if not paths:
         return
-    done = run_git(
-        repo.root, "ls-files", "-v", "-s", "-z", "--", *(f":(literal){p}" for p in paths)
-    )
+    done = run_git(repo.root, LITERAL_PATHSPECS, "ls-files", "-v", "-s", "-z", "--", *paths)
     hidden = []
-    for entry in done.stdout.split("\0"):
-        meta, _, path = entry.partition("\t")
-        fields = meta.split()
+    for fields, path in entries(done.stdout):
         if len(fields) != 4 or not (fields[0] == "S" or fields[0].islower()):
             continue
         try:
