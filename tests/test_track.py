@@ -12,7 +12,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import NT, commit_all, git, give_to_nobody, make_repo, nt, read_log
+from conftest import (
+    NT,
+    commit_all,
+    git,
+    give_to_nobody,
+    ignore_outputs,
+    make_repo,
+    nt,
+    read_log,
+    start_tracks,
+)
 
 STEP = ["python", "step.py"]
 
@@ -458,3 +468,52 @@ def test_the_first_note_sets_rewrite_ref_so_an_amend_keeps_it(repo: Path) -> Non
     assert amended != ran_at
     note = git(repo, "notes", "--ref=ntrk", "show", amended)
     assert note.count("\n") == 2 and "clean2.csv" in note
+
+
+def test_first_tracks_started_together_all_record_and_configure_once(repo: Path) -> None:
+    """Eight first runs each find the notes config unset and set it at once: they take
+    turns, so none fails on .git/config.lock (it once crashed with an internal error)."""
+    ignore_outputs(repo)
+    procs = start_tracks(repo, [f"out{i}" for i in range(8)])
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 8, errors
+    assert not any("internal error" in err or "cannot write" in err for err in errors), errors
+    assert sum("set notes.rewriteRef" in err for err in errors) == 1, errors
+    assert git(repo, "config", "--get-all", "notes.rewriteRef").split() == ["refs/notes/ntrk"]
+    assert len(read_log(repo)) == 8
+
+
+def test_a_held_config_lock_warns_and_the_run_is_still_recorded(repo: Path) -> None:
+    """A plain git holding .git/config.lock past the wait: the run, its sidecar and its note
+    are written, one warning names the lock, and a later run sets the config."""
+    lock = repo / ".git" / "config.lock"
+    lock.write_text("")
+    held = nt(repo, "track", *STEP, "-i", "raw.csv", "-o", "clean.csv")
+    assert held.code == 0, held.err
+    (warning,) = [line for line in held.err.splitlines() if "config" in line]
+    assert warning == (
+        "nt: warning: cannot write .git/config: another process holds config.lock;"
+        " the note is written — nt sync sets notes.rewriteRef later"
+    )
+    assert "Traceback" not in held.err
+    assert git(repo, "notes", "--ref=ntrk", "list").strip()
+    assert (repo / ".clean.csv.ntrk").exists() and len(read_log(repo)) == 1
+    assert git(repo, "config", "--get-all", "notes.rewriteRef", check=False) == ""
+
+    lock.unlink()
+    later = nt(repo, "track", *STEP, "-i", "raw.csv", "-o", "clean2.csv")
+    assert later.code == 0 and "set notes.rewriteRef" in later.err, later.err
+
+
+@pytest.mark.parametrize("command", [("install-hooks",), ("sync",)])
+def test_commands_that_set_the_notes_config_fail_clearly_on_a_held_lock(
+    repo: Path, server: Path, command: tuple[str, ...]
+) -> None:
+    git(repo, "remote", "add", "origin", server.as_uri())
+    (repo / ".git" / "config.lock").write_text("")
+    result = nt(repo, *command)
+    assert result.code == 1
+    assert result.err == (
+        "nt: cannot write .git/config: another process holds config.lock"
+        " — another git may be writing .git/config: run the command again\n"
+    )

@@ -509,7 +509,7 @@ def install_hooks(push_notes: bool, tracked: bool, uninstall: bool) -> None:
     nt install-hooks --uninstall
     """
     from ntrk.commands import install_hooks as hooks
-    from ntrk.store import notes
+    from ntrk.store import configure_notes
 
     repo = _repo()
     if uninstall:
@@ -522,7 +522,7 @@ def install_hooks(push_notes: bool, tracked: bool, uninstall: bool) -> None:
     names = hooks.DEFAULT_HOOKS + (hooks.PUSH_HOOKS if push_notes else ())
     for change in hooks.install(repo, names, tracked):
         click.echo(render.hook_change(change))
-    for setting in notes.configure(repo.git):
+    for setting in configure_notes(repo):
         click.echo(f"set {setting}")
     if tracked:
         say(render.tracked_hooks(hooks.hooks_dir(repo).relative_to(repo.root)))

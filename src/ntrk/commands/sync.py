@@ -26,7 +26,7 @@ from ntrk.gitcli import GitError, GitResult, GitTimeout, run
 from ntrk.layout import NOTES_REF, tracking_ref
 from ntrk.record import Record
 from ntrk.repo import Repo
-from ntrk.store import index, notes, runlog
+from ntrk.store import configure_notes, index, notes, runlog
 
 PUSH_ATTEMPTS = 5
 # Every way git says "the remote moved since you looked": matching only one of them is how
@@ -68,7 +68,7 @@ def sync(repo: Repo, remote: str | None = None, dry_run: bool = False) -> SyncRe
             "name one (nt sync REMOTE) or add it (git remote add origin URL)",
         )
     report = SyncReport(remote=name)
-    report.configured = notes.configure(repo.git, dry_run=dry_run)
+    report.configured = configure_notes(repo, dry_run=dry_run)
     try:
         known = notes.record_ids(repo.git)  # kept up to date below instead of read again
     except notes.HostileTree as exc:

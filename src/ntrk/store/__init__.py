@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ntrk.console import CappedWarnings, say, warn
+from ntrk.errors import NtrkError
 from ntrk.record import Record
 from ntrk.repo import Repo
 from ntrk.store import notes, sidecar
@@ -35,5 +36,20 @@ def record_run(
         warn(f"cannot write the git note ({exc}); the log has the run — nt sync mirrors it later")
         return
     # Without notes.rewriteRef, the first `commit --amend` would drop the note it just wrote.
-    for change in notes.configure(repo.git):
+    try:
+        changes = notes.configure(repo.git)
+    except notes.NotesError as exc:
+        warn(f"{exc}; the note is written — nt sync sets notes.rewriteRef later")
+        return
+    for change in changes:
         say(f"set {change}")
+
+
+def configure_notes(repo: Repo, dry_run: bool = False) -> list[str]:
+    """Set the notes config (see `notes.configure`) for a command that exists to set it."""
+    try:
+        return notes.configure(repo.git, dry_run=dry_run)
+    except notes.NotesError as exc:
+        raise NtrkError(
+            str(exc), "another git may be writing .git/config: run the command again"
+        ) from exc

@@ -39,6 +39,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -649,7 +650,35 @@ def configure(git: pygit2.Repository, dry_run: bool = False) -> list[str]:
     `notes.rewriteRef` makes `commit --amend` and `rebase` carry the notes to the new commits;
     `cat_sort_uniq` makes a user's own `git notes merge` lossless for one-record-per-line notes.
     Push refspecs are left alone: they would change what a plain `git push` does.
+
+    Concurrent ntrk processes write under the notes lock, so only one writes `.git/config`;
+    a plain git holding `config.lock` is waited for a moment, then reported as NotesError.
     """
+    if dry_run:
+        return _configure(git, dry_run=True)
+    try:
+        with _notes_lock(git):
+            for wait in _CONFIG_LOCK_WAITS:
+                try:
+                    return _configure(git, dry_run=False)
+                except pygit2.GitError as exc:
+                    if "lock" not in str(exc):
+                        raise
+                    if wait is None:
+                        raise NotesError(
+                            "cannot write .git/config: another process holds config.lock"
+                        ) from exc
+                    time.sleep(wait)
+    except (OSError, pygit2.GitError) as exc:
+        raise NotesError(f"cannot write .git/config: {str(exc).strip(' :')}") from exc
+    raise AssertionError("unreachable: the last wait re-raises")
+
+
+# Another git writing .git/config holds its lock for milliseconds; None ends the waiting.
+_CONFIG_LOCK_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, None)
+
+
+def _configure(git: pygit2.Repository, dry_run: bool) -> list[str]:
     config = git.config
     changes = []
     rewrite_refs = list(config.get_multivar(REWRITE_REF_KEY))
