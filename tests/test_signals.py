@@ -161,6 +161,54 @@ def test_waiting_for_the_command_survives_a_thread_that_takes_sigchld() -> None:
     assert done.stdout == "done\n"
 
 
+# The command signals ntrk (as a Ctrl-C reaches both) and exits; ntrk notices the exit first:
+# the waiter only starts once the command is a zombie. The signal must count as received while
+# waiting, not stay pending and raise KeyboardInterrupt after it.
+SIGNALS_NTRK_THEN_EXITS = """
+import os, sys, time
+from pathlib import Path
+from ntrk import runner
+
+COMMAND = '''
+import os
+open("pid.tmp", "w").write(str(os.getpid()))
+os.rename("pid.tmp", "pid")
+os.kill(os.getppid(), %d)
+'''
+
+def until(condition):
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            sys.exit("the command never exited")
+        time.sleep(0.001)
+
+def once_the_command_has_exited():
+    until(Path("pid").exists)
+    stat = Path(f"/proc/{Path('pid').read_text()}/stat")
+    until(lambda: stat.read_text().rpartition(")")[2].split()[0] == "Z")
+
+result = runner.run([sys.executable, "-c", COMMAND], on_spawn=once_the_command_has_exited)
+print(result.exit_code, result.killed_by, result.interrupted_by)
+"""
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_that_arrives_as_the_command_exits_interrupts_the_run(
+    tmp_path: Path, signo: int
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNALS_NTRK_THEN_EXITS % signo],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"{128 + signo} None {signo}\n"
+
+
 def test_a_command_started_with_sigchld_ignored_still_reports_its_status(repo: Path) -> None:
     # exec keeps SIG_IGN: a parent that ignores SIGCHLD makes the kernel reap ntrk's children.
     done = subprocess.run(

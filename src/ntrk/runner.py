@@ -124,12 +124,20 @@ class _Waiter:
                     "start nt from a shell that does not ignore SIGCHLD; nothing was recorded",
                 ) from exc
             if reaped:
+                self._take_pending()
                 return status, self.interrupted_by
             info = signal.sigtimedwait(_WATCHED, self._timeout())
             if info is not None and info.si_signo != signal.SIGCHLD:
                 self.interrupted_by = info.si_signo
                 self._received(info)
             self._decide()
+
+    def _take_pending(self) -> None:
+        """Take the terminating signals that reached ntrk while the command was ending (a
+        Ctrl-C reaches both): left pending, they would raise KeyboardInterrupt in the middle of
+        ntrk's bookkeeping once the mask is restored."""
+        while (info := signal.sigtimedwait(FORWARDED, 0)) is not None:
+            self.interrupted_by = info.si_signo
 
     def _timeout(self) -> float:
         if not self.undecided:
