@@ -654,8 +654,9 @@ def configure(git: pygit2.Repository, dry_run: bool = False) -> list[str]:
     Concurrent ntrk processes write under the notes lock, so only one writes `.git/config`;
     a plain git holding `config.lock` is waited for a moment, then reported as NotesError.
     """
-    if dry_run:
-        return _configure(git, dry_run=True)
+    needed = _configure(git, dry_run=True)
+    if dry_run or not needed:
+        return needed
     try:
         with _notes_lock(git):
             for wait in _CONFIG_LOCK_WAITS:
