@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import resource
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import termios
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +166,27 @@ def clone(server: Path, where: Path, *options: str) -> Path:
 
 
 MEMORY_LIMIT = 1536 * 1024 * 1024  # address space for one `nt`: ~10x what it needs
+
+
+def at_a_terminal(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `argv` in a session of its own whose controlling terminal is a new pty (so that
+    Ctrl-C written to it signals the foreground group, as a terminal does); return the process
+    and the pty's master side, for the caller to close."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(slave)
+    return proc, master
 
 
 def bounded(cwd: Path, *args: str, timeout: float = 60) -> Outcome:

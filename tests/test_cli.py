@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NT, broken_installation, nt
+from conftest import NT, at_a_terminal, broken_installation, nt
 
 from ntrk import __version__
 from ntrk.cli import cli as click_group
@@ -119,23 +119,8 @@ class InteractiveBash:
     """
 
     def __init__(self, cwd: Path, path: str) -> None:
-        import fcntl
-        import pty
-        import termios
-
-        self.master, slave = pty.openpty()
         env = {"PATH": path, "HOME": str(cwd), "TERM": "dumb", "PS1": "$ ", "INPUTRC": "/dev/null"}
-        self.proc = subprocess.Popen(
-            ["bash", "--norc", "--noprofile", "-i"],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
-        os.close(slave)
+        self.proc, self.master = at_a_terminal(["bash", "--norc", "--noprofile", "-i"], cwd, env)
         self.buffer = b""
         os.write(
             self.master,

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import shutil
 import signal
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
 import getstarted
 import pytest
-from conftest import NT, commit_all, git, read_log
+from conftest import NT, at_a_terminal, commit_all, git, read_log
 from test_trace import seed_wheel  # noqa: F401  (the fixture: ntrk 0.1.0's wheel)
 
 from ntrk.observe import strace
@@ -626,17 +623,9 @@ def test_a_signal_sent_to_ntrk_reaches_the_traced_command_once(repo: Path) -> No
 @needs_strace
 def test_ctrl_c_reaches_the_traced_command_once(repo: Path) -> None:
     """The terminal signals its foreground group; the tracer is in a group of its own."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [NT, "track", "--observe", "--", "python", "-c", COUNTS_SIGNALS],
-        cwd=repo,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    proc, master = at_a_terminal(
+        [NT, "track", "--observe", "--", "python", "-c", COUNTS_SIGNALS], repo
     )
-    os.close(slave)
     try:
         wait_until_started(repo, proc)
         os.write(master, b"\x03")

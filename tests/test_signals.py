@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import signal
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
 import pytest
-from conftest import NT, read_log
+from conftest import NT, at_a_terminal, read_log
 
 WAIT_FOR_STARTED = """
 import signal, sys, time
@@ -89,21 +86,7 @@ while time.time() < deadline:
     time.sleep(0.01)
 open("count", "w").write(str(count))
 """
-    master, slave = pty.openpty()
-
-    def take_terminal() -> None:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        [NT, "track", "python", "-c", code, "-o", "count"],
-        cwd=repo,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=take_terminal,
-    )
-    os.close(slave)
+    proc, master = at_a_terminal([NT, "track", "python", "-c", code, "-o", "count"], repo)
     try:
         deadline = time.monotonic() + 20
         while not (repo / "started").exists():
